@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-2.0
+# tcpwatch: everything is built out of tree into $(B).
+#
+#   make            daemon, BPF object + skeleton, test tools
+#   make run        install deps, build, start the daemon (BPF source)
+#   make test       every test: unit, host integration, QEMU VM
+#   make kmod       the kernel module against $(KDIR)
+#   make bench      overhead benchmark
+#   make V=1        show full commands
+
+B        ?= build
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= $(firstword $(wildcard /usr/sbin/bpftool) bpftool)
+KDIR     ?= /lib/modules/$(shell uname -r)/build
+
+LIBBPF_CFLAGS := $(shell pkg-config --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS   := $(or $(shell pkg-config --libs libbpf 2>/dev/null),-lbpf -lelf -lz)
+MNL_LIBS      := $(or $(shell pkg-config --libs libmnl 2>/dev/null),-lmnl)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	    -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Iuser \
+	      -I$(B) $(LIBBPF_CFLAGS)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	     -fno-sanitize-recover=all
+LDLIBS   := $(LIBBPF_LIBS) $(MNL_LIBS) -lpthread
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude -Ibpf $(LIBBPF_CFLAGS)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+USER_SRCS := $(wildcard user/*.c)
+LIB_SRCS  := $(filter-out user/main.c,$(USER_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(B)/user/%.o,$(USER_SRCS))
+LIB_OBJS  := $(patsubst user/%.c,$(B)/user/%.o,$(LIB_SRCS))
+SAN_OBJS  := $(patsubst user/%.c,$(B)/san/user/%.o,$(USER_SRCS))
+SAN_LIB_OBJS := $(patsubst user/%.c,$(B)/san/user/%.o,$(LIB_SRCS))
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+SKELS     := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRCS))
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps run test unit-test host-test vmtest kmod kmod-clean bench \
+	clean install
+
+all: $(B)/tcpwatch $(B)/san/tcpwatch $(UNIT_BINS) $(TOOL_BINS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+# -- BPF ----------------------------------------------------------------
+$(B)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/uapi/tcpwatch.h | $(B)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(B)/%.skel.h: $(B)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# -- daemon -------------------------------------------------------------
+$(B)/user/%.o: user/%.c user/*.h include/uapi/tcpwatch.h $(SKELS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/san/user/%.o: user/%.c user/*.h include/uapi/tcpwatch.h $(SKELS) | $(B)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(B)/tcpwatch: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/san/tcpwatch: $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# -- tests --------------------------------------------------------------
+# Unit tests link the daemon's objects (sanitized) minus main().
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/*.h $(SAN_LIB_OBJS) | $(B)
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(SAN_LIB_OBJS) \
+		$(LDLIBS) -ljson-c -o $@
+
+$(B)/tests/%: tests/tools/%.c | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
+
+test: deps all
+	$(Q)B=$(B) tests/run.sh
+
+unit-test: all
+	$(Q)B=$(B) tests/run.sh unit
+
+host-test: all
+	$(Q)B=$(B) tests/run.sh host
+
+vmtest: all
+	$(Q)B=$(B) tests/run.sh vm
+
+# -- run ----------------------------------------------------------------
+run: deps all
+	$(B)/tcpwatch run --source $(or $(SOURCE),bpf) $(ARGS)
+
+install: all
+	install -D -m 0755 $(B)/tcpwatch $(DESTDIR)/usr/local/sbin/tcpwatch
+
+# -- kernel module ------------------------------------------------------
+kmod:
+	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
+
+kmod-clean:
+	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+
+# -- benchmark ----------------------------------------------------------
+bench: deps all
+	$(Q)B=$(B) scripts/bench.sh
+
+$(B):
+	$(Q)mkdir -p $(B)/user $(B)/san/user $(B)/tests
+
+clean:
+	rm -rf $(B)
+	-rm -f kmod/*.o kmod/*.ko kmod/*.mod* kmod/.*.cmd kmod/Module.symvers \
+		kmod/modules.order

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Network namespaces: events carry net->ns.inum; sock_diag only sees
+ * the netns its socket lives in. To dump every netns the daemon finds
+ * them (/run/netns/*, /proc/PID/ns/net) and opens a diag socket in each.
+ */
+#ifndef TCPW_NETNS_H
+#define TCPW_NETNS_H
+
+#include <linux/types.h>
+
+struct netns_entry {
+	__u32 inum;		/* the id events carry */
+	int diag_fd;		/* sock_diag socket living in that netns */
+	char name[64];		/* /run/netns name, or "pid:N" */
+};
+
+struct netns_set {
+	struct netns_entry *v;
+	int n, cap;
+};
+
+/* inode of the caller's netns; -errno on failure */
+int netns_self(__u32 *inum);
+/* inode of a netns given as a /run/netns name, a path or a number */
+int netns_resolve(const char *spec, __u32 *inum);
+/*
+ * Find every netns (or only `only` when non-zero) and open a sock_diag
+ * socket in each one not yet in the set. Entries already present are
+ * kept. Returns the number of entries or -errno.
+ */
+int netns_refresh(struct netns_set *set, __u32 only);
+void netns_free(struct netns_set *set);
+
+#endif
