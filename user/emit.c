@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NDJSON records. One object per line; the schema is in
+ * Documentation/json-schema.md. This is the consumer's hot path: no
+ * printf, no allocation, keys are literals.
+ */
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static void head(struct daemon *d, const char *type, __u64 ts_ns)
+{
+	struct jbuf *b = &d->out;
+	char w[32];
+
+	json_lit(b, "{\"type\":\"");
+	json_raw(b, type, strlen(type));
+	json_lit(b, "\",\"time\":\"");
+	json_raw(b, w, wallclock_fmt(&d->wc, ts_ns, w));
+	json_ch(b, '"');
+	json_key(b, "ts_ns");
+	json_u64(b, ts_ns);
+}
+
+static void tail(struct daemon *d)
+{
+	json_lit(&d->out, "}\n");
+	d->lines++;
+}
+
+static void tuple(struct jbuf *b, __u32 netns, __u16 family,
+		  const __u8 *saddr, __u16 sport, const __u8 *daddr,
+		  __u16 dport)
+{
+	char a[ADDR_STRLEN];
+
+	json_key(b, "netns");
+	json_u64(b, netns);
+	json_key(b, "family");
+	json_ch(b, '"');
+	json_raw(b, family_name(family), strlen(family_name(family)));
+	json_lit(b, "\",\"saddr\":\"");
+	json_raw(b, a, addr_str(a, family, saddr));
+	json_ch(b, '"');
+	json_key(b, "sport");
+	json_u64(b, sport);
+	json_lit(b, ",\"daddr\":\"");
+	json_raw(b, a, addr_str(a, family, daddr));
+	json_ch(b, '"');
+	json_key(b, "dport");
+	json_u64(b, dport);
+}
+
+static void state_field(struct jbuf *b, const char *key, size_t klen,
+			__u8 state)
+{
+	const char *n = state_name(state);
+
+	json_raw(b, key, klen);
+	json_ch(b, '"');
+	json_raw(b, n, strlen(n));
+	json_ch(b, '"');
+}
+
+static void owner(struct jbuf *b, const struct sock_entry *e,
+		  const struct tcpw_event *ev)
+{
+	__u32 pid = 0;
+	const char *comm = NULL;
+	__u8 src = OWNER_NONE;
+
+	if (e && e->pid) {
+		pid = e->pid;
+		comm = e->comm;
+		src = e->owner_src;
+	} else if (ev && (ev->flags & TCPW_F_OWNER)) {
+		pid = ev->pid;
+		comm = ev->comm;
+		src = OWNER_EVENT;
+	}
+	if (pid) {
+		json_key(b, "pid");
+		json_u64(b, pid);
+		json_key(b, "comm");
+		json_cstr(b, comm, 16);
+	} else {
+		json_lit(b, ",\"pid\":null,\"comm\":null");
+	}
+	json_lit(b, ",\"owner\":\"");
+	json_raw(b, owner_src_name(src), strlen(owner_src_name(src)));
+	json_ch(b, '"');
+}
+
+static void counters(struct jbuf *b, const struct sock_entry *e)
+{
+	json_key(b, "retrans");
+	json_u64(b, e ? e->retrans : 0);
+	json_key(b, "rst_sent");
+	json_u64(b, e ? e->rst_sent : 0);
+	json_key(b, "rst_recv");
+	json_u64(b, e ? e->rst_recv : 0);
+}
+
+static void snap(struct jbuf *b, const struct sock_snap *s)
+{
+	json_lit(b, ",\"snap\":{\"snd_wnd\":");
+	json_u64(b, s->snd_wnd);
+	json_key(b, "rcv_wnd");
+	json_u64(b, s->rcv_wnd);
+	json_key(b, "snd_cwnd");
+	json_u64(b, s->snd_cwnd);
+	json_key(b, "srtt_us");
+	json_u64(b, s->srtt_us);
+	json_key(b, "rcvbuf");
+	json_u64(b, s->rcvbuf);
+	json_key(b, "rcv_queued");
+	json_u64(b, s->rcv_queued);
+	json_key(b, "sndbuf");
+	json_u64(b, s->sndbuf);
+	json_key(b, "wmem_queued");
+	json_u64(b, s->wmem_queued);
+	json_key(b, "bytes_acked");
+	json_u64(b, s->bytes_acked);
+	json_key(b, "bytes_received");
+	json_u64(b, s->bytes_received);
+	json_key(b, "total_retrans");
+	json_u64(b, s->total_retrans);
+	json_ch(b, '}');
+}
+
+static void snap_from_event(struct jbuf *b, const struct tcpw_event *ev)
+{
+	struct sock_snap s = {
+		.bytes_acked = ev->bytes_acked,
+		.bytes_received = ev->bytes_received,
+		.snd_wnd = ev->snd_wnd,
+		.rcv_wnd = ev->rcv_wnd,
+		.snd_cwnd = ev->snd_cwnd,
+		.srtt_us = ev->srtt_us,
+		.rcvbuf = ev->rcvbuf,
+		.rcv_queued = ev->rcv_queued,
+		.sndbuf = ev->sndbuf,
+		.wmem_queued = ev->wmem_queued,
+		.total_retrans = ev->total_retrans,
+	};
+
+	snap(b, &s);
+}
+
+void emit_event(struct daemon *d, const struct tcpw_event *ev,
+		const struct apply_result *res)
+{
+	struct jbuf *b = &d->out;
+	const struct sock_entry *e = res->e;
+
+	head(d, kind_name(ev->kind), ev->ts_ns);
+	json_key(b, "cookie");
+	json_u64(b, ev->cookie);
+	/* The tuple as it is now: SYN_SENT events lack the source port. */
+	if (e)
+		tuple(b, ev->netns, e->family, e->saddr, e->sport, e->daddr,
+		      e->dport);
+	else
+		tuple(b, ev->netns, ev->family, ev->saddr, ev->sport,
+		      ev->daddr, ev->dport);
+	if (ev->kind == TCPW_EV_STATE) {
+		state_field(b, ",\"old\":", 7, res->old);
+		state_field(b, ",\"new\":", 7, res->new);
+		json_key(b, "old_ms");
+		json_fixed(b, res->old_ns / 1000, 3);
+	} else {
+		state_field(b, ",\"state\":", 9, res->new);
+	}
+	if (res->inferred)
+		json_lit(b, ",\"inferred\":true");
+	if (res->timewait)
+		json_lit(b, ",\"timewait\":true");
+	if (ev->flags & TCPW_F_NOSOCK)
+		json_lit(b, ",\"nosock\":true");
+	owner(b, e, ev);
+	counters(b, e);
+	if (ev->flags & TCPW_F_SNAPSHOT)
+		snap_from_event(b, ev);
+	tail(d);
+}
+
+void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
+		    __u8 new, __u64 ts_ns, const char *reason)
+{
+	struct jbuf *b = &d->out;
+
+	if (!d->has_out)
+		return;
+	head(d, "state", ts_ns);
+	json_key(b, "cookie");
+	json_u64(b, e->cookie);
+	tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
+	      e->dport);
+	state_field(b, ",\"old\":", 7, old);
+	state_field(b, ",\"new\":", 7, new);
+	json_key(b, "old_ms");
+	json_fixed(b, (ts_ns > e->state_ns ? ts_ns - e->state_ns : 0) / 1000,
+		   3);
+	json_lit(b, ",\"inferred\":true,\"reason\":\"");
+	json_raw(b, reason, strlen(reason));
+	json_ch(b, '"');
+	owner(b, e, NULL);
+	counters(b, e);
+	if (e->has_snap)
+		snap(b, &e->snap);
+	tail(d);
+}
+
+static void by_kind(struct jbuf *b, const char *key, size_t klen,
+		    const __u64 *v)
+{
+	json_raw(b, key, klen);
+	json_ch(b, '{');
+	for (int k = 1; k < TCPW_EV_MAX; k++) {
+		if (k > 1)
+			json_ch(b, ',');
+		json_ch(b, '"');
+		json_raw(b, kind_name(k), strlen(kind_name(k)));
+		json_lit(b, "\":");
+		json_u64(b, v[k]);
+	}
+	json_ch(b, '}');
+}
+
+void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
+{
+	struct jbuf *b = &d->out;
+
+	if (!d->has_out)
+		return;
+	head(d, "lost", mono_ns());
+	json_lit(b, ",\"source\":\"");
+	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
+	json_ch(b, '"');
+	json_key(b, "count");
+	json_u64(b, count);
+	json_key(b, "total");
+	json_u64(b, d->lost_total);
+	by_kind(b, ",\"by_kind\":", 11, delta);
+	tail(d);
+}
+
+void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
+		    const char *reason, __u64 took_ns)
+{
+	struct jbuf *b = &d->out;
+
+	if (!d->has_out)
+		return;
+	head(d, "reconcile", mono_ns());
+	json_lit(b, ",\"reason\":\"");
+	json_raw(b, reason, strlen(reason));
+	json_ch(b, '"');
+	json_key(b, "netns");
+	json_u64(b, r->netns);
+	json_key(b, "sockets");
+	json_u64(b, r->sockets);
+	json_key(b, "added");
+	json_u64(b, r->added);
+	json_key(b, "removed");
+	json_u64(b, r->removed);
+	json_key(b, "changed");
+	json_u64(b, r->changed);
+	json_key(b, "owners");
+	json_u64(b, r->owners);
+	json_key(b, "failed");
+	json_u64(b, r->failed);
+	json_key(b, "took_ms");
+	json_fixed(b, took_ns / 1000, 3);
+	tail(d);
+}
+
+void emit_start(struct daemon *d)
+{
+	struct jbuf *b = &d->out;
+
+	if (!d->has_out)
+		return;
+	head(d, "start", mono_ns());
+	json_lit(b, ",\"version\":\"" TCPWATCH_VERSION "\"");
+	json_key(b, "abi");
+	json_u64(b, TCPW_ABI_VERSION);
+	json_lit(b, ",\"source\":\"");
+	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
+	json_ch(b, '"');
+	json_key(b, "seeded");
+	json_u64(b, d->seeded);
+	json_key(b, "netns_filter");
+	json_u64(b, d->o.filter.netns);
+	json_key(b, "pid");
+	json_u64(b, getpid());
+	tail(d);
+}
+
+void emit_stop(struct daemon *d)
+{
+	struct jbuf *b = &d->out;
+
+	if (!d->has_out)
+		return;
+	head(d, "stop", mono_ns());
+	by_kind(b, ",\"events\":", 10, d->events);
+	by_kind(b, ",\"lost\":", 8, d->drops);
+	json_key(b, "lost_total");
+	json_u64(b, d->lost_total);
+	json_key(b, "sockets");
+	json_u64(b, d->tab.count);
+	tail(d);
+}

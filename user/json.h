@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A small, fast NDJSON writer: one growing buffer, flushed in batches.
+ * Values are appended without printf; keys are string literals the
+ * caller guarantees need no escaping. Any bytes can be written as a
+ * string value: see json_str().
+ */
+#ifndef TCPW_JSON_H
+#define TCPW_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <linux/types.h>
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	int fd;			/* where json_flush() writes; -1: memory only */
+	int err;		/* first write error (-errno), sticky */
+	__u64 written;		/* bytes flushed */
+};
+
+int json_init(struct jbuf *b, int fd, size_t cap);
+void json_free(struct jbuf *b);
+/* Write everything buffered; returns 0 or -errno (-EPIPE: reader gone). */
+int json_flush(struct jbuf *b);
+/* Make room for n more bytes; false on ENOMEM. */
+bool json_reserve(struct jbuf *b, size_t n);
+
+static inline void json_raw(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap && !json_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static inline void json_ch(struct jbuf *b, char c)
+{
+	if (b->len + 1 > b->cap && !json_reserve(b, 1))
+		return;
+	b->p[b->len++] = c;
+}
+
+#define json_lit(b, s) json_raw((b), (s), sizeof(s) - 1)
+
+/*
+ * A quoted, escaped string of n bytes. Valid UTF-8 passes through;
+ * control characters, quote and backslash are escaped; each byte that
+ * is not part of valid UTF-8 becomes \u00XX (its Latin-1 code point),
+ * so the output is always valid JSON and valid UTF-8.
+ */
+void json_str(struct jbuf *b, const char *s, size_t n);
+/* json_str of a NUL-terminated string of at most max bytes */
+void json_cstr(struct jbuf *b, const char *s, size_t max);
+void json_u64(struct jbuf *b, __u64 v);
+void json_i64(struct jbuf *b, long long v);
+/* A fixed-point number: v / 10^decimals, e.g. 12345,3 -> 12.345 */
+void json_fixed(struct jbuf *b, __u64 v, int decimals);
+
+/* ,"key": — keys are literals that need no escaping */
+#define json_key(b, k) json_lit((b), "," "\"" k "\":")
+
+#endif

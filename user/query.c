@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Answers to `tcpwatch ls` and `tcpwatch stats`, as text or JSON. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+struct ls_filter {
+	int state;		/* -1: any */
+	int family;		/* 0: any */
+	long port, sport, dport;	/* -1: any */
+	long long netns, pid, cookie;	/* -1: any */
+	bool json;
+};
+
+static int parse_num(const char *v, long long max, long long *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int parse_ls(char **argv, int argc, struct ls_filter *f,
+		    struct jbuf *b)
+{
+	memset(f, 0, sizeof(*f));
+	f->state = -1;
+	f->port = f->sport = f->dport = -1;
+	f->netns = f->pid = f->cookie = -1;
+	for (int i = 0; i < argc; i++) {
+		char *k = argv[i], *v = strchr(k, '=');
+		long long n = 0;
+		int err = 0;
+
+		if (!v)
+			goto bad;
+		*v++ = 0;
+		if (!strcmp(k, "json")) {
+			f->json = !strcmp(v, "1");
+		} else if (!strcmp(k, "state")) {
+			f->state = state_parse(v);
+			err = f->state < 0 ? -EINVAL : 0;
+		} else if (!strcmp(k, "family")) {
+			f->family = !strcmp(v, "4") ? AF_INET
+				  : !strcmp(v, "6") ? AF_INET6 : -1;
+			err = f->family < 0 ? -EINVAL : 0;
+		} else if (!strcmp(k, "port") || !strcmp(k, "sport") ||
+			   !strcmp(k, "dport")) {
+			err = parse_num(v, 65535, &n);
+			*(k[0] == 'p' ? &f->port : k[0] == 's' ? &f->sport
+							     : &f->dport) = n;
+		} else if (!strcmp(k, "netns")) {
+			err = parse_num(v, 0xffffffffLL, &f->netns);
+		} else if (!strcmp(k, "pid")) {
+			err = parse_num(v, 0x7fffffffLL, &f->pid);
+		} else if (!strcmp(k, "cookie")) {
+			err = parse_num(v, 0x7fffffffffffffffLL, &f->cookie);
+		} else {
+			goto bad;
+		}
+		if (err)
+			goto bad;
+		continue;
+bad:
+		json_lit(b, "error: bad filter \"");
+		json_raw(b, argv[i], strlen(argv[i]));
+		json_lit(b, "\"\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool ls_match(const struct ls_filter *f, const struct sock_entry *e)
+{
+	return (f->state < 0 || e->state == f->state) &&
+	       (!f->family || e->family == f->family) &&
+	       (f->port < 0 || e->sport == f->port || e->dport == f->port) &&
+	       (f->sport < 0 || e->sport == f->sport) &&
+	       (f->dport < 0 || e->dport == f->dport) &&
+	       (f->netns < 0 || e->netns == f->netns) &&
+	       (f->pid < 0 || e->pid == f->pid) &&
+	       (f->cookie < 0 || e->cookie == (__u64)f->cookie);
+}
+
+static struct table *sort_tab;
+
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct sock_entry *x = &sort_tab->v[*(const __u32 *)a];
+	const struct sock_entry *y = &sort_tab->v[*(const __u32 *)b];
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->state != y->state)
+		return x->state < y->state ? -1 : 1;
+	if (x->sport != y->sport)
+		return x->sport < y->sport ? -1 : 1;
+	if (x->dport != y->dport)
+		return x->dport < y->dport ? -1 : 1;
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+static size_t endpoint(char *out, __u16 family, const __u8 *a, __u16 port)
+{
+	char s[ADDR_STRLEN];
+
+	addr_str(s, family, a);
+	return sprintf(out, family == AF_INET6 ? "[%s]:%u" : "%s:%u", s,
+		       port);
+}
+
+static void duration(char *out, size_t n, __u64 ns)
+{
+	__u64 ms = ns / 1000000;
+
+	if (ms < 10000)
+		snprintf(out, n, "%llu.%03llus", ms / 1000ULL, ms % 1000ULL);
+	else if (ms < 3600000)
+		snprintf(out, n, "%llum%02llus", ms / 60000ULL,
+			 ms / 1000 % 60ULL);
+	else
+		snprintf(out, n, "%lluh%02llum", ms / 3600000ULL,
+			 ms / 60000 % 60ULL);
+}
+
+static void ls_text(struct jbuf *b, const struct sock_entry *e, __u64 now)
+{
+	char local[80], peer[80], dur[24], own[48], line[320];
+	int n;
+
+	endpoint(local, e->family, e->saddr, e->sport);
+	endpoint(peer, e->family, e->daddr, e->dport);
+	duration(dur, sizeof(dur), now > e->state_ns ? now - e->state_ns : 0);
+	if (e->pid)
+		snprintf(own, sizeof(own), "%u/%.15s", e->pid, e->comm);
+	else
+		snprintf(own, sizeof(own), "-");
+	n = snprintf(line, sizeof(line),
+		     "%-11s %6u %6u %-28s %-28s %s%-9s %-24s %4u %3u %10u\n",
+		     state_name(e->state),
+		     e->has_snap ? e->snap.rcv_queued : 0,
+		     e->has_snap ? e->snap.wmem_queued : 0, local, peer,
+		     (e->flags & SOCK_SEEDED) && e->state_ns <= e->birth_ns
+			     ? ">" : " ",
+		     dur, own, e->retrans, e->rst_sent + e->rst_recv,
+		     e->netns);
+	json_raw(b, line, n < (int)sizeof(line) ? (size_t)n
+						: sizeof(line) - 1);
+}
+
+static void ls_json(struct jbuf *b, const struct sock_entry *e, __u64 now)
+{
+	char a[ADDR_STRLEN];
+	int nh = e->nhist < TABLE_HIST ? e->nhist : TABLE_HIST;
+
+	json_lit(b, "{\"cookie\":");
+	json_u64(b, e->cookie);
+	json_key(b, "netns");
+	json_u64(b, e->netns);
+	json_lit(b, ",\"family\":\"");
+	json_raw(b, family_name(e->family), strlen(family_name(e->family)));
+	json_lit(b, "\",\"saddr\":\"");
+	json_raw(b, a, addr_str(a, e->family, e->saddr));
+	json_lit(b, "\",\"sport\":");
+	json_u64(b, e->sport);
+	json_lit(b, ",\"daddr\":\"");
+	json_raw(b, a, addr_str(a, e->family, e->daddr));
+	json_lit(b, "\",\"dport\":");
+	json_u64(b, e->dport);
+	json_lit(b, ",\"state\":\"");
+	json_raw(b, state_name(e->state), strlen(state_name(e->state)));
+	json_ch(b, '"');
+	json_key(b, "in_state_ms");
+	json_u64(b, now > e->state_ns ? (now - e->state_ns) / 1000000 : 0);
+	json_key(b, "age_ms");
+	json_u64(b, now > e->birth_ns ? (now - e->birth_ns) / 1000000 : 0);
+	json_lit(b, ",\"seeded\":");
+	json_raw(b, e->flags & SOCK_SEEDED ? "true" : "false",
+		 e->flags & SOCK_SEEDED ? 4 : 5);
+	json_lit(b, ",\"inferred\":");
+	json_raw(b, e->flags & SOCK_INFERRED ? "true" : "false",
+		 e->flags & SOCK_INFERRED ? 4 : 5);
+	json_lit(b, ",\"timewait\":");
+	json_raw(b, e->flags & SOCK_TW ? "true" : "false",
+		 e->flags & SOCK_TW ? 4 : 5);
+	if (e->flags & SOCK_TW) {
+		json_key(b, "expires_ms");
+		json_u64(b, e->expire_ns > now ?
+			 (e->expire_ns - now) / 1000000 : 0);
+	}
+	if (e->pid) {
+		json_key(b, "pid");
+		json_u64(b, e->pid);
+		json_key(b, "comm");
+		json_cstr(b, e->comm, sizeof(e->comm));
+	} else {
+		json_lit(b, ",\"pid\":null,\"comm\":null");
+	}
+	json_lit(b, ",\"owner\":\"");
+	json_raw(b, owner_src_name(e->owner_src),
+		 strlen(owner_src_name(e->owner_src)));
+	json_ch(b, '"');
+	json_key(b, "inode");
+	json_u64(b, e->inode);
+	json_key(b, "retrans");
+	json_u64(b, e->retrans);
+	json_key(b, "rst_sent");
+	json_u64(b, e->rst_sent);
+	json_key(b, "rst_recv");
+	json_u64(b, e->rst_recv);
+	if (e->has_snap) {
+		const struct sock_snap *s = &e->snap;
+
+		json_lit(b, ",\"snap\":{\"snd_wnd\":");
+		json_u64(b, s->snd_wnd);
+		json_key(b, "rcv_wnd");
+		json_u64(b, s->rcv_wnd);
+		json_key(b, "snd_cwnd");
+		json_u64(b, s->snd_cwnd);
+		json_key(b, "srtt_us");
+		json_u64(b, s->srtt_us);
+		json_key(b, "rcvbuf");
+		json_u64(b, s->rcvbuf);
+		json_key(b, "rcv_queued");
+		json_u64(b, s->rcv_queued);
+		json_key(b, "sndbuf");
+		json_u64(b, s->sndbuf);
+		json_key(b, "wmem_queued");
+		json_u64(b, s->wmem_queued);
+		json_key(b, "bytes_acked");
+		json_u64(b, s->bytes_acked);
+		json_key(b, "bytes_received");
+		json_u64(b, s->bytes_received);
+		json_key(b, "total_retrans");
+		json_u64(b, s->total_retrans);
+		json_ch(b, '}');
+	} else {
+		json_lit(b, ",\"snap\":null");
+	}
+	json_lit(b, ",\"history\":[");
+	/* oldest first */
+	for (int i = 0; i < nh; i++) {
+		const struct sock_trans *t =
+			&e->hist[(e->nhist - nh + i) % TABLE_HIST];
+
+		if (i)
+			json_ch(b, ',');
+		json_lit(b, "{\"ms\":");
+		json_u64(b, t->ms);
+		json_lit(b, ",\"old\":\"");
+		json_raw(b, state_name(t->old), strlen(state_name(t->old)));
+		json_lit(b, "\",\"new\":\"");
+		json_raw(b, state_name(t->new), strlen(state_name(t->new)));
+		json_lit(b, "\"}");
+	}
+	json_lit(b, "]}\n");
+}
+
+void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	struct table *t = &d->tab;
+	struct ls_filter f;
+	struct sock_entry *e;
+	__u32 i, n = 0, *idx;
+	__u64 now = mono_ns();
+
+	if (parse_ls(argv, argc, &f, b))
+		return;
+	daemon_sync(d);
+	idx = malloc((t->count + 1) * sizeof(*idx));
+	if (!idx) {
+		json_lit(b, "error: out of memory\n");
+		return;
+	}
+	table_for_each(t, e, i)
+		if (ls_match(&f, e))
+			idx[n++] = i;
+	sort_tab = t;
+	qsort(idx, n, sizeof(*idx), cmp_entries);
+	if (!f.json)
+		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
+	for (i = 0; i < n; i++) {
+		if (f.json)
+			ls_json(b, &t->v[idx[i]], now);
+		else
+			ls_text(b, &t->v[idx[i]], now);
+	}
+	free(idx);
+}
+
+static void stats_text(struct daemon *d, struct jbuf *b)
+{
+	char line[256];
+	__u64 total = 0, lost = 0;
+	int n;
+
+#define OUT(...) do {							\
+		n = snprintf(line, sizeof(line), __VA_ARGS__);		\
+		json_raw(b, line, n < (int)sizeof(line) ? (size_t)n	\
+						: sizeof(line) - 1);	\
+	} while (0)
+
+	OUT("source          %s\n", source_name(d->src));
+	OUT("uptime          %.1fs\n", (mono_ns() - d->start_ns) / 1e9);
+	OUT("%-18s %14s %10s\n", "event kind", "received", "lost");
+	for (int k = 1; k < TCPW_EV_MAX; k++) {
+		OUT("  %-16s %14llu %10llu\n", kind_name(k),
+		    (unsigned long long)d->events[k],
+		    (unsigned long long)d->drops[k]);
+		total += d->events[k];
+		lost += d->drops[k];
+	}
+	OUT("  %-16s %14llu %10llu\n", "total", (unsigned long long)total,
+	    (unsigned long long)lost);
+	OUT("bad records     %llu\n", (unsigned long long)d->bad_records);
+	OUT("sockets         %u\n", d->tab.count);
+	for (int s = 1; s < TCPW_STATE_MAX; s++)
+		if (d->tab.by_state[s])
+			OUT("  %-14s %u\n", state_name(s), d->tab.by_state[s]);
+	OUT("seeded          %llu\n", (unsigned long long)d->seeded);
+	OUT("time_wait       %llu inferred, %llu expired\n",
+	    (unsigned long long)d->tw_inferred,
+	    (unsigned long long)d->tw_expired);
+	OUT("reconcile       %llu runs: %llu added, %llu removed, %llu changed, %llu owners\n",
+	    (unsigned long long)d->rec_runs,
+	    (unsigned long long)d->rec_added,
+	    (unsigned long long)d->rec_removed,
+	    (unsigned long long)d->rec_changed,
+	    (unsigned long long)d->rec_owners);
+	OUT("output          %llu records, %llu bytes\n",
+	    (unsigned long long)d->lines,
+	    (unsigned long long)(d->out.written + d->out.len));
+#undef OUT
+}
+
+static void kinds_json(struct jbuf *b, const __u64 *v)
+{
+	json_ch(b, '{');
+	for (int k = 1; k < TCPW_EV_MAX; k++) {
+		if (k > 1)
+			json_ch(b, ',');
+		json_ch(b, '"');
+		json_raw(b, kind_name(k), strlen(kind_name(k)));
+		json_lit(b, "\":");
+		json_u64(b, v[k]);
+	}
+	json_ch(b, '}');
+}
+
+static void stats_json(struct daemon *d, struct jbuf *b)
+{
+	__u64 total = 0, lost = 0;
+	bool first = true;
+
+	for (int k = 1; k < TCPW_EV_MAX; k++) {
+		total += d->events[k];
+		lost += d->drops[k];
+	}
+	json_lit(b, "{\"source\":\"");
+	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
+	json_lit(b, "\",\"uptime_ms\":");
+	json_u64(b, (mono_ns() - d->start_ns) / 1000000);
+	json_lit(b, ",\"events\":");
+	kinds_json(b, d->events);
+	json_key(b, "events_total");
+	json_u64(b, total);
+	json_lit(b, ",\"lost\":");
+	kinds_json(b, d->drops);
+	json_key(b, "lost_total");
+	json_u64(b, lost);
+	json_key(b, "bad_records");
+	json_u64(b, d->bad_records);
+	json_key(b, "sockets");
+	json_u64(b, d->tab.count);
+	json_lit(b, ",\"states\":{");
+	for (int s = 1; s < TCPW_STATE_MAX; s++) {
+		if (!d->tab.by_state[s])
+			continue;
+		if (!first)
+			json_ch(b, ',');
+		first = false;
+		json_ch(b, '"');
+		json_raw(b, state_name(s), strlen(state_name(s)));
+		json_lit(b, "\":");
+		json_u64(b, d->tab.by_state[s]);
+	}
+	json_ch(b, '}');
+	json_key(b, "seeded");
+	json_u64(b, d->seeded);
+	json_key(b, "timewait_inferred");
+	json_u64(b, d->tw_inferred);
+	json_key(b, "timewait_expired");
+	json_u64(b, d->tw_expired);
+	json_lit(b, ",\"reconcile\":{\"runs\":");
+	json_u64(b, d->rec_runs);
+	json_key(b, "added");
+	json_u64(b, d->rec_added);
+	json_key(b, "removed");
+	json_u64(b, d->rec_removed);
+	json_key(b, "changed");
+	json_u64(b, d->rec_changed);
+	json_key(b, "owners");
+	json_u64(b, d->rec_owners);
+	json_ch(b, '}');
+	json_key(b, "output_records");
+	json_u64(b, d->lines);
+	json_key(b, "output_bytes");
+	json_u64(b, d->out.written + d->out.len);
+	json_lit(b, "}\n");
+}
+
+void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	bool json = false;
+
+	daemon_sync(d);
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "json=1")) {
+			json = true;
+		} else if (strcmp(argv[i], "json=0")) {
+			json_lit(b, "error: bad stats argument\n");
+			return;
+		}
+	}
+	if (json)
+		stats_json(d, b);
+	else
+		stats_text(d, b);
+}
