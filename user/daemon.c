@@ -16,7 +16,7 @@
 #define LOST_RECONCILE_DELAY_NS	200000000ULL	/* let a burst pass */
 
 /* epoll tags: pointers to these tell the source of an event */
-static int tag_src, tag_ctl, tag_sig;
+static int tag_src, tag_ctl, tag_sig, tag_out;
 
 int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 {
@@ -138,10 +138,16 @@ static void check_drops(struct daemon *d)
 
 void daemon_sync(struct daemon *d)
 {
+	__u32 learned;
+
 	if (!d->src)
 		return;
 	drain(d);
 	check_drops(d);
+	if (d->tab.by_state[TCPW_SYN_SENT])
+		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
+	if (d->has_out && d->out.len && json_flush(&d->out))
+		d->stop = true;
 }
 
 static void tick(struct daemon *d)
@@ -152,6 +158,12 @@ static void tick(struct daemon *d)
 	check_drops(d);
 	now = mono_ns();
 	table_expire(&d->tab, now, on_expire, d);
+	if (d->tab.by_state[TCPW_SYN_SENT] && now >= d->next_ports_ns) {
+		__u32 learned;
+
+		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
+		d->next_ports_ns = now + 500000000ULL;
+	}
 	if (d->next_reconcile_ns && now >= d->next_reconcile_ns) {
 		run_reconcile(d, d->rec_reason ? d->rec_reason : "periodic",
 			      false);
@@ -268,6 +280,10 @@ static void loop(struct daemon *d)
 				drain(d);
 			} else if (tag == &tag_sig) {
 				d->stop = true;
+			} else if (tag == &tag_out) {
+				/* the pipe's reader is gone (EPOLLERR) */
+				d->out.err = -EPIPE;
+				d->stop = true;
 			} else if (tag == &tag_ctl) {
 				ctl_accept(d);
 			} else {
@@ -329,6 +345,16 @@ int daemon_run(const struct daemon_opts *o)
 	    epoll_add(d.epfd, d.sig_fd, &tag_sig)) {
 		err = -errno;
 		goto out;
+	}
+	/*
+	 * A pipe's write end reports EPOLLERR once its reader has gone, so
+	 * `tcpwatch run | head` ends even when no event is written. Files
+	 * can't be polled (EPERM): nothing to watch there.
+	 */
+	if (d.has_out) {
+		struct epoll_event ev = { .events = 0, .data.ptr = &tag_out };
+
+		epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.out.fd, &ev);
 	}
 	d.start_ns = mono_ns();
 	err = run_reconcile(&d, "start", true);

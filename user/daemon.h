@@ -54,6 +54,7 @@ struct daemon {
 	__u64 rec_runs, rec_added, rec_removed, rec_changed, rec_owners;
 	__u64 seeded;
 	__u64 next_reconcile_ns;
+	__u64 next_ports_ns;		/* SYN_SENT port learning */
 	const char *rec_reason;
 	__u64 lines;			/* NDJSON records written */
 

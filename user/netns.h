@@ -2,7 +2,7 @@
 /*
  * Network namespaces: events carry net->ns.inum; sock_diag only sees
  * the netns its socket lives in. To dump every netns the daemon finds
- * them (/run/netns/*, /proc/PID/ns/net) and opens a diag socket in each.
+ * them (/run/netns/NAME, /proc/PID/ns/net) and opens a diag socket in each.
  */
 #ifndef TCPW_NETNS_H
 #define TCPW_NETNS_H

@@ -305,3 +305,72 @@ out:
 	free(s.idx);
 	return err;
 }
+
+struct port_ctx {
+	struct table *t;
+	__u32 learned;
+};
+
+static int on_syn_sent(void *ctx, const struct sd_sock *s)
+{
+	struct port_ctx *c = ctx;
+	struct sock_entry *e = table_find(c->t, s->cookie);
+
+	if (e && !e->sport && e->family == s->family) {
+		e->sport = s->sport;
+		memcpy(e->saddr, s->saddr, 16);
+		c->learned++;
+	}
+	return 0;
+}
+
+static bool has_netns(const struct netns_set *ns, __u32 inum)
+{
+	for (int i = 0; i < ns->n; i++)
+		if (ns->v[i].inum == inum)
+			return true;
+	return false;
+}
+
+int learn_ports(struct table *t, struct netns_set *ns,
+		const struct sock_filter *f, __u32 *learned)
+{
+	struct port_ctx c = { .t = t };
+	struct sock_entry *e;
+	__u32 i, want[16];
+	int n = 0, err;
+
+	*learned = 0;
+	table_for_each(t, e, i) {
+		int k;
+
+		if (e->state != TCPW_SYN_SENT || e->sport)
+			continue;
+		for (k = 0; k < n && want[k] != e->netns; k++)
+			;
+		if (k == n && n < 16)
+			want[n++] = e->netns;
+	}
+	for (int k = 0; k < n; k++) {
+		if (!has_netns(ns, want[k])) {
+			err = netns_refresh(ns, f->netns);
+			if (err < 0)
+				return err;
+			break;
+		}
+	}
+	for (int j = 0; j < ns->n; j++) {
+		int k;
+
+		for (k = 0; k < n && want[k] != ns->v[j].inum; k++)
+			;
+		if (k == n)
+			continue;
+		err = sd_dump(ns->v[j].diag_fd, 1u << TCPW_SYN_SENT,
+			      on_syn_sent, &c);
+		if (err < 0 && err != -ENOENT)
+			return err;
+	}
+	*learned = c.learned;
+	return 0;
+}

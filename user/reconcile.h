@@ -49,6 +49,14 @@ int reconcile(struct table *t, struct netns_set *ns,
 	      __u64 start_ns, bool seed, reconcile_cb cb, void *ctx,
 	      struct reconcile_result *r);
 
+/*
+ * connect() enters SYN_SENT before it picks the source port, so a
+ * socket whose SYN goes unanswered has no port in any event until its
+ * first retransmit. Learn those ports from a SYN_SENT-only dump.
+ */
+int learn_ports(struct table *t, struct netns_set *ns,
+		const struct sock_filter *f, __u32 *learned);
+
 /* Resolve owners of sockets whose owner is unknown or only inherited. */
 int resolve_owners(struct table *t, __u32 *resolved);
 

@@ -514,6 +514,23 @@ static void end_reused_tw(struct table *t, struct sock_entry *e,
 	res->tw_entry = copy;
 }
 
+/* A local peer's FIN moves our orphan FIN_WAIT2 on to TIME_WAIT. */
+static int promote_peer(struct table *t, const struct sock_entry *e,
+			__u64 ts_ns, struct apply_result *res)
+{
+	struct sock_entry *peer;
+
+	peer = tw_lookup(t, e->netns, e->family, e->daddr, e->saddr,
+			 e->dport, e->sport);
+	if (!peer || peer->state != TCPW_FIN_WAIT2)
+		return 0;
+	record(peer, TCPW_FIN_WAIT2, TCPW_TIME_WAIT, ts_ns);
+	res->tw_promoted = true;
+	res->tw_entry = peer;
+	return table_make_tw(t, peer, TCPW_TIME_WAIT, ts_ns,
+			     ts_ns + TCP_TIMEWAIT_NS);
+}
+
 static int apply_state(struct table *t, const struct tcpw_event *ev,
 		       struct sock_entry *e, struct apply_result *res,
 		       struct sock_entry *gone, struct sock_entry *tw_copy)
@@ -580,6 +597,19 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 				     ev->ts_ns + TCP_TIMEWAIT_NS);
 	}
 	record(e, old, new, ev->ts_ns);
+	/*
+	 * The local peer's FIN reached us: its CLOSE_WAIT -> LAST_ACK
+	 * (FIN sent) or LAST_ACK -> CLOSE (our ACK of it arrived; covers
+	 * a FIN that crossed our own timewait conversion).
+	 */
+	if (t->tw_tuples.count &&
+	    ((old == TCPW_CLOSE_WAIT && new == TCPW_LAST_ACK) ||
+	     (old == TCPW_LAST_ACK && new == TCPW_CLOSE))) {
+		int err = promote_peer(t, e, ev->ts_ns, res);
+
+		if (err)
+			return err;
+	}
 	if (new == TCPW_CLOSE) {
 		*gone = *e;
 		table_remove(t, e);
@@ -592,24 +622,6 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 	if ((new == TCPW_ESTABLISHED || new == TCPW_SYN_RECV) &&
 	    t->tw_tuples.count)
 		end_reused_tw(t, e, res, tw_copy);
-	if (old == TCPW_CLOSE_WAIT && new == TCPW_LAST_ACK &&
-	    t->tw_tuples.count) {
-		/* Our FIN goes out now: a local peer waiting in FIN_WAIT2
-		 * moves to TIME_WAIT when it arrives. */
-		struct sock_entry *peer;
-
-		peer = tw_lookup(t, e->netns, e->family, e->daddr, e->saddr,
-				 e->dport, e->sport);
-		if (peer && peer->state == TCPW_FIN_WAIT2) {
-			record(peer, TCPW_FIN_WAIT2, TCPW_TIME_WAIT,
-			       ev->ts_ns);
-			res->tw_promoted = true;
-			res->tw_entry = peer;
-			return table_make_tw(t, peer, TCPW_TIME_WAIT,
-					     ev->ts_ns,
-					     ev->ts_ns + TCP_TIMEWAIT_NS);
-		}
-	}
 	return 0;
 }
 

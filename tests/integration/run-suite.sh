@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs every test_* function of tests/integration/test_*.sh, each in
+# its own subshell, netns and daemon. Prints "ok NAME" / "FAIL NAME".
+# $1: optional substring filter on test names.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+filter=${1:-}
+rc=0
+for f in tests/integration/test_*.sh; do
+	for t in $(bash -c "source tests/integration/lib.sh; source $f; declare -F" |
+		   awk '$3 ~ /^test_/ {print $3}'); do
+		[[ -z $filter || $t == *"$filter"* ]] || continue
+		start=$EPOCHREALTIME
+		out=$(bash -c "set -euo pipefail; source tests/integration/lib.sh; source $f; tw_main $t" 2>&1)
+		st=$?
+		took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+		if ((st == 0)); then
+			echo "ok $t (${TCPWATCH_SOURCE:-bpf}, ${took}s)"
+		else
+			echo "FAIL $t (${TCPWATCH_SOURCE:-bpf})"
+			printf '%s\n' "$out" | sed 's/^/    /' | tail -40
+			rc=1
+		fi
+	done
+done
+exit $rc

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpx: drives real TCP sockets into the states the integration tests
+ * assert on. It prints one line per step ("listening 8080",
+ * "connected 41234", "accepted 41234") so a test can wait for it.
+ *
+ *   tcpx server [opts] PORT    listen, accept, then per connection:
+ *       (default) read to EOF, close     --hold     never close
+ *       --close-first  close at once    --no-accept never accept
+ *       --echo         echo what it reads
+ *   tcpx client [opts] PORT    connect, send, then:
+ *       (default) close at once           --linger0  close with RST
+ *       --wait-eof  shutdown, wait for the peer's FIN, close
+ *       --hold      keep it open until killed
+ *   tcpx simclose [opts] PORT  both ends in one process: shutdown both,
+ *                              wait for both FINs, close
+ * options: -6 (IPv6), -a ADDR, -n COUNT, -s BYTES to send, -b BACKLOG,
+ *          -t SECONDS timeout for waits (default 10)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct {
+	int family;
+	const char *addr;
+	int count, backlog, send_bytes, timeout_s;
+	bool hold, close_first, no_accept, echo, linger0, wait_eof;
+} o = { .family = AF_INET, .count = 1, .backlog = 128, .timeout_s = 10 };
+
+static void die(const char *what)
+{
+	printf("error %s %s\n", what, strerror(errno));
+	fflush(stdout);
+	exit(3);
+}
+
+static socklen_t make_sa(struct sockaddr_storage *ss, int port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (o.family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, o.addr ? o.addr : "::1",
+			      &s6->sin6_addr) != 1)
+			die("address");
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (void *)ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	if (inet_pton(AF_INET, o.addr ? o.addr : "127.0.0.1",
+		      &s4->sin_addr) != 1)
+		die("address");
+	return sizeof(*s4);
+}
+
+static int local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		die("getsockname");
+	return ntohs(ss.ss_family == AF_INET6 ?
+		     ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int peer_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	return ntohs(ss.ss_family == AF_INET6 ?
+		     ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Read until EOF (or timeout); returns true on EOF. */
+static bool read_to_eof(int fd, bool echo)
+{
+	char buf[65536];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		ssize_t n;
+
+		if (poll(&p, 1, o.timeout_s * 1000) <= 0)
+			return false;
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return false;
+		if (echo && write(fd, buf, n) != n)
+			return false;
+	}
+}
+
+static void send_bytes(int fd, int n)
+{
+	char buf[4096];
+
+	memset(buf, 'x', sizeof(buf));
+	while (n > 0) {
+		ssize_t w = write(fd, buf, n < (int)sizeof(buf) ? n
+							 : (int)sizeof(buf));
+
+		if (w <= 0)
+			die("write");
+		n -= w;
+	}
+}
+
+static void set_linger0(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)))
+		die("SO_LINGER");
+}
+
+static int do_listen(int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_sa(&ss, port);
+	int one = 1, fd = socket(o.family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		die("bind");
+	if (listen(fd, o.backlog))
+		die("listen");
+	return fd;
+}
+
+static int do_connect(int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_sa(&ss, port);
+	int fd = socket(o.family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		printf("error connect %s\n",
+		       errno == ECONNREFUSED ? "ECONNREFUSED" :
+		       errno == ETIMEDOUT ? "ETIMEDOUT" : strerror(errno));
+		fflush(stdout);
+		exit(3);
+	}
+	return fd;
+}
+
+static void hold_forever(void)
+{
+	for (;;)
+		pause();
+}
+
+static int server(int port)
+{
+	int lfd = do_listen(port);
+
+	printf("listening %d\n", local_port(lfd));
+	fflush(stdout);
+	if (o.no_accept)
+		hold_forever();
+	for (int i = 0; i < o.count; i++) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			die("accept");
+		printf("accepted %d\n", peer_port(fd));
+		fflush(stdout);
+		if (o.linger0)
+			set_linger0(fd);
+		if (o.hold)
+			continue;	/* leak it: CLOSE_WAIT when the peer closes */
+		if (!o.close_first)
+			read_to_eof(fd, o.echo);
+		close(fd);
+	}
+	if (o.hold)
+		hold_forever();
+	close(lfd);
+	return 0;
+}
+
+static int client(int port)
+{
+	for (int i = 0; i < o.count; i++) {
+		int fd = do_connect(port);
+
+		printf("connected %d\n", local_port(fd));
+		fflush(stdout);
+		if (o.send_bytes)
+			send_bytes(fd, o.send_bytes);
+		if (o.hold)
+			hold_forever();
+		if (o.linger0) {
+			set_linger0(fd);
+		} else if (o.wait_eof) {
+			shutdown(fd, SHUT_WR);
+			if (!read_to_eof(fd, false)) {
+				printf("error no FIN from the peer\n");
+				exit(3);
+			}
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int simclose(int port)
+{
+	int lfd = do_listen(port), c, s;
+
+	c = do_connect(local_port(lfd));
+	s = accept(lfd, NULL, NULL);
+	if (s < 0)
+		die("accept");
+	printf("listening %d\nconnected %d\n", local_port(lfd), local_port(c));
+	fflush(stdout);
+	/* Both FINs leave before either arrives (the test drops them). */
+	shutdown(c, SHUT_WR);
+	shutdown(s, SHUT_WR);
+	printf("shutdown\n");
+	fflush(stdout);
+	if (!read_to_eof(c, false) || !read_to_eof(s, false)) {
+		printf("error FINs did not cross\n");
+		return 3;
+	}
+	close(c);
+	close(s);
+	close(lfd);
+	printf("closed\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "hold", no_argument, NULL, 1 },
+		{ "close-first", no_argument, NULL, 2 },
+		{ "no-accept", no_argument, NULL, 3 },
+		{ "echo", no_argument, NULL, 4 },
+		{ "linger0", no_argument, NULL, 5 },
+		{ "wait-eof", no_argument, NULL, 6 },
+		{}
+	};
+	const char *mode;
+	int c, port;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT\n");
+		return 2;
+	}
+	mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "6a:n:s:b:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case '6': o.family = AF_INET6; break;
+		case 'a': o.addr = optarg; break;
+		case 'n': o.count = atoi(optarg); break;
+		case 's': o.send_bytes = atoi(optarg); break;
+		case 'b': o.backlog = atoi(optarg); break;
+		case 't': o.timeout_s = atoi(optarg); break;
+		case 1: o.hold = true; break;
+		case 2: o.close_first = true; break;
+		case 3: o.no_accept = true; break;
+		case 4: o.echo = true; break;
+		case 5: o.linger0 = true; break;
+		case 6: o.wait_eof = true; break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT\n");
+		return 2;
+	}
+	port = atoi(argv[optind]);
+	/* our pid, not a wrapper's (ip netns exec, a shell) */
+	printf("pid %d\n", getpid());
+	fflush(stdout);
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(mode, "server"))
+		return server(port);
+	if (!strcmp(mode, "client"))
+		return client(port);
+	if (!strcmp(mode, "simclose"))
+		return simclose(port);
+	fprintf(stderr, "tcpx: unknown mode %s\n", mode);
+	return 2;
+}
