@@ -11,7 +11,7 @@ build_pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
 )
 test_pkgs=(
-	iproute2 nftables jq libjson-c-dev procps
+	iproute2 nftables jq libjson-c-dev procps netcat-openbsd
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
 	libbpf-tools

@@ -22,12 +22,14 @@
 #define CTL_MAX_CLIENTS	32
 #define CTL_MAX_REQ	4096
 #define CTL_MAX_ARGS	32
+#define CTL_TIMEOUT_NS	(10ULL * 1000000000ULL)
 
 struct ctl_client {
 	struct ctl_client *next;
 	int fd;
 	size_t in_len, out_off;
-	bool answered;
+	__u64 since_ns;		/* dropped after CTL_TIMEOUT_NS */
+	bool answered, shut;
 	struct jbuf out;
 	char in[CTL_MAX_REQ];
 };
@@ -123,6 +125,7 @@ void ctl_accept(struct daemon *d)
 			continue;
 		}
 		c->fd = fd;
+		c->since_ns = mono_ns();
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			json_free(&c->out);
@@ -141,6 +144,12 @@ static void answer(struct daemon *d, struct ctl_client *c)
 	char *argv[CTL_MAX_ARGS], *save = NULL;
 	int argc = 0;
 
+	c->answered = true;
+	if (!memchr(c->in, '\n', c->in_len) &&
+	    c->in_len >= CTL_MAX_REQ - 1) {
+		json_lit(&c->out, "error: request too long\n");
+		return;
+	}
 	c->in[c->in_len] = 0;
 	c->in[strcspn(c->in, "\r\n")] = 0;
 	for (char *t = strtok_r(c->in, " ", &save); t && argc < CTL_MAX_ARGS;
@@ -159,15 +168,15 @@ static void answer(struct daemon *d, struct ctl_client *c)
 		json_raw(&c->out, argv[0], strlen(argv[0]));
 		json_lit(&c->out, "\"\n");
 	}
-	c->answered = true;
 }
 
 void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events)
 {
-	if (!c->answered) {
-		ssize_t n = read(c->fd, c->in + c->in_len,
-				 CTL_MAX_REQ - 1 - c->in_len);
+	char sink[4096];
+	ssize_t n;
 
+	if (!c->answered) {
+		n = read(c->fd, c->in + c->in_len, CTL_MAX_REQ - 1 - c->in_len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0 && !c->in_len) {
@@ -186,16 +195,44 @@ void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events)
 		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	}
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out_off,
-				 c->out.len - c->out_off, MSG_NOSIGNAL);
-
+		n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
+			 MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN)
 			return;
-		if (n <= 0)
-			break;
+		if (n <= 0) {
+			client_free(d, c);
+			return;
+		}
 		c->out_off += n;
 	}
+	/*
+	 * Answered. Closing with unread input would reset the connection
+	 * and could destroy the answer in flight: end our side, then
+	 * read until the client closes.
+	 */
+	if (!c->shut) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		shutdown(c->fd, SHUT_WR);
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->shut = true;
+	}
+	while ((n = read(c->fd, sink, sizeof(sink))) > 0)
+		;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	client_free(d, c);
+}
+
+void ctl_expire(struct daemon *d, __u64 now_ns)
+{
+	struct ctl_client *c = d->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (now_ns - c->since_ns > CTL_TIMEOUT_NS)
+			client_free(d, c);
+	}
 }
 
 int ctl_request(const char *path, const char *req)

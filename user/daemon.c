@@ -158,6 +158,7 @@ static void tick(struct daemon *d)
 	check_drops(d);
 	now = mono_ns();
 	table_expire(&d->tab, now, on_expire, d);
+	ctl_expire(d, now);
 	if (d->tab.by_state[TCPW_SYN_SENT] && now >= d->next_ports_ns) {
 		__u32 learned;
 

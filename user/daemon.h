@@ -95,6 +95,8 @@ int ctl_listen(const char *path);
 void ctl_accept(struct daemon *d);
 void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events);
 void ctl_close_all(struct daemon *d);
+/* drop clients stuck for longer than the control timeout */
+void ctl_expire(struct daemon *d, __u64 now_ns);
 /* client side: send one request, copy the answer to stdout */
 int ctl_request(const char *path, const char *req);
 

@@ -195,7 +195,11 @@ test_bad_input() {
 	out=$("$TCPWATCH" run --source "$SRC" --ctl "$DIR/ctl.sock" -o /dev/null 2>&1) &&
 		fail "second daemon started"
 	[[ $out == *"another daemon running"* ]] || fail "second daemon message: $out"
-	# raw garbage on the control socket
-	printf 'x%.0s' {1..5000} | nc -U -q1 "$DIR/ctl.sock" >/dev/null 2>&1 || true
+	# raw garbage and an oversized request on the control socket
+	command -v nc >/dev/null || fail "nc (netcat-openbsd) missing"
+	out=$(printf 'x%.0s' {1..5000} | nc -U -N "$DIR/ctl.sock" 2>&1)
+	[[ $out == "error: request too long"* ]] || fail "garbage answer: $out"
+	out=$(printf 'ls state=\xff\x01\n' | nc -U -N "$DIR/ctl.sock" 2>&1)
+	[[ $out == "error: bad filter"* ]] || fail "bad filter answer: $out"
 	tw stats >/dev/null || fail "daemon survives garbage"
 }

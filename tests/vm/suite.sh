@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Everything the test VM runs (scripts/vm/run.sh boots it): the kernel
+# module tests, then the host integration suites with the module as the
+# event source and with BPF, on the VM's kernel. One "ok NAME" or
+# "FAIL NAME" line per test; diagnostics start with "#".
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+export B
+
+rc=0
+tests/vm/kmod.sh || rc=1
+
+# Run the lead's host suites (tests/run.sh host) with one source;
+# their ok/FAIL lines are renamed host-SOURCE/NAME, the rest become
+# comments (so their own "N passed, N failed" line is not the last word).
+host_suite() {
+	local src=$1 log=$B/vm/host-$1.log st lines
+	if [[ $src == kmod ]] && ! insmod kmod/tcpwatch.ko; then
+		echo "FAIL host-$src: insmod kmod/tcpwatch.ko failed"
+		return 1
+	fi
+	TCPWATCH_SOURCE=$src timeout "${TCPW_VM_HOST_TIMEOUT:-240}" \
+		tests/run.sh host >"$log" 2>&1
+	st=$?
+	[[ $src == kmod ]] && rmmod tcpwatch
+	lines=$(grep -cE '^(ok|FAIL) ' "$log")
+	sed -E -e "s/^(ok|FAIL) /\\1 host-$src\\//" -e '/^(ok|FAIL) /!s/^/#   /' "$log"
+	if ((st != 0 && lines == 0)) || ((st == 124)); then
+		echo "FAIL host-$src: tests/run.sh host exited with $st (log: $log)"
+	fi
+	return $st
+}
+
+if [[ -x tests/run.sh ]]; then
+	mkdir -p "$B/vm"
+	host_suite kmod || rc=1
+	host_suite bpf || rc=1
+else
+	echo "# tests/run.sh is not there yet: host suites not run in the VM"
+fi
+exit $rc
