@@ -20,10 +20,12 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "uapi/tcpwatch.h"
+#include "core_fixes.bpf.h"
 
 _Static_assert(sizeof(struct tcpw_event) == TCPW_EVENT_SIZE,
 	       "struct tcpw_event changed size");
 
+#define SOCK_DONE	1	/* enum sock_flags, include/net/sock.h */
 #define TCPW_MAX_PORTS	8	/* == SOURCE_MAX_PORTS, checked in user/ */
 #define TCPW_CPU_SLOTS	128	/* power of two; CPUs beyond share slots */
 #define TCPW_KIND_SLOTS	8	/* > TCPW_EV_MAX: one cache line per CPU */
@@ -128,11 +130,12 @@ static __always_inline void submit(struct tcpw_event *e, __u8 kind)
 }
 
 /* Everything but the addresses, the snapshot and the owner. */
-static __always_inline void fill_head(struct tcpw_event *e, __u8 kind,
-				      const struct tcpw_key *k, __u64 cookie,
-				      __u8 oldstate, __u8 newstate)
+static __always_inline void fill_head(struct tcpw_event *e, __u64 ts,
+				      __u8 kind, const struct tcpw_key *k,
+				      __u64 cookie, __u8 oldstate,
+				      __u8 newstate)
 {
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = ts;
 	e->cookie = cookie;
 	e->netns = k->netns;
 	e->version = TCPW_ABI_VERSION;
@@ -216,24 +219,34 @@ static __always_inline void snapshot(struct tcpw_event *e,
 	e->wmem_queued = sk->sk_wmem_queued;
 	e->total_retrans = tp->total_retrans;
 	e->flags |= TCPW_F_SNAPSHOT;
+	/*
+	 * The peer's FIN arrived: tcp_fin() sets SOCK_DONE. It tells a
+	 * real TIME_WAIT from an orphan's FIN_WAIT2 timewait socket
+	 * (sk_shutdown can't: close() sets it whole on every orphan).
+	 */
+	if (sock_flags(sk) & (1UL << SOCK_DONE))
+		e->flags |= TCPW_F_FIN_RCVD;
 }
 
 /*
  * One record about a socket: full (tp set, so with a snapshot), request
- * or timewait (tp NULL).
+ * or timewait (tp NULL). ts 0 means now.
  */
 static __always_inline int emit_skc(const struct sock_common *skc,
 				    const struct tcp_sock *tp,
-				    const struct tcpw_key *k, __u8 kind,
-				    __u8 oldstate, __u8 newstate, bool owner)
+				    const struct tcpw_key *k, __u64 ts,
+				    __u8 kind, __u8 oldstate, __u8 newstate,
+				    bool owner)
 {
 	struct tcpw_event *e;
 
 	e = reserve(kind);
 	if (!e)
 		return 0;
-	fill_head(e, kind, k, bpf_get_socket_cookie((void *)skc), oldstate,
-		  newstate);
+	if (!ts)
+		ts = bpf_ktime_get_ns();
+	fill_head(e, ts, kind, k, bpf_get_socket_cookie((void *)skc),
+		  oldstate, newstate);
 	skc_addrs(e, skc);
 	if (tp)
 		snapshot(e, tp);
@@ -265,7 +278,7 @@ static __always_inline int emit_sock(const struct sock *sk, __u8 kind)
 	if (!wanted(&k))
 		return 0;
 	state = skc->skc_state;
-	return emit_skc(skc, tp, &k, kind, state, state, false);
+	return emit_skc(skc, tp, &k, 0, kind, state, state, false);
 }
 
 /*
@@ -308,7 +321,7 @@ int BPF_PROG(tcpw_state, const struct sock *sk, int oldstate, int newstate)
 	skc_key(skc, tp, &k);
 	if (!wanted(&k))
 		return 0;
-	return emit_skc(skc, tp, &k, TCPW_EV_STATE, oldstate, newstate,
+	return emit_skc(skc, tp, &k, 0, TCPW_EV_STATE, oldstate, newstate,
 			owner_context(oldstate, newstate));
 }
 
@@ -330,8 +343,8 @@ int BPF_PROG(tcpw_synack, const struct sock *sk,
 	skc_key(skc, NULL, &k);
 	if (!wanted(&k))
 		return 0;
-	return emit_skc(skc, NULL, &k, TCPW_EV_SYNACK_RETRANS, TCPW_SYN_RECV,
-			TCPW_SYN_RECV, false);
+	return emit_skc(skc, NULL, &k, 0, TCPW_EV_SYNACK_RETRANS,
+			TCPW_SYN_RECV, TCPW_SYN_RECV, false);
 }
 
 SEC("tp_btf/tcp_receive_reset")
@@ -386,7 +399,8 @@ static __always_inline int rst_nosock(const struct sk_buff *skb)
 	e = reserve(TCPW_EV_RST_SENT);
 	if (!e)
 		return 0;
-	fill_head(e, TCPW_EV_RST_SENT, &k, 0, TCPW_CLOSE, TCPW_CLOSE);
+	fill_head(e, bpf_ktime_get_ns(), TCPW_EV_RST_SENT, &k, 0, TCPW_CLOSE,
+		  TCPW_CLOSE);
 	e->flags = TCPW_F_NOSOCK;
 	e->family = ver == 4 ? AF_INET : AF_INET6;
 	put_addr(e->saddr, saddr[0], saddr[1], saddr[2], saddr[3]);
@@ -412,7 +426,10 @@ int BPF_PROG(tcpw_rst_sent, const struct sock *sk, const struct sk_buff *skb)
 	return 0;
 }
 
-/* Rate-limited per socket: at most one sample per sample_interval_ns. */
+/*
+ * Rate-limited per socket: at most one sample per sample_interval_ns. The
+ * first probe on a socket allocates its storage (about 1 us, once).
+ */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(tcpw_probe, struct sock *sk, const struct sk_buff *skb)
 {
@@ -433,11 +450,21 @@ int BPF_PROG(tcpw_probe, struct sock *sk, const struct sk_buff *skb)
 	if (!last)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (*last && now - *last < sample_interval_ns)
+	/*
+	 * The first sample comes one interval after the socket's first
+	 * probe: a short-lived connection has its state events' snapshots
+	 * and needs no samples.
+	 */
+	if (!*last) {
+		*last = now;
+		return 0;
+	}
+	if (now - *last < sample_interval_ns)
 		return 0;
 	*last = now;
 	state = skc->skc_state;
-	return emit_skc(skc, tp, &k, TCPW_EV_SAMPLE, state, state, false);
+	return emit_skc(skc, tp, &k, now, TCPW_EV_SAMPLE, state, state,
+			false);
 }
 
 char LICENSE[] SEC("license") = "GPL";

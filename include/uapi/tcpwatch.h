@@ -36,8 +36,8 @@ enum tcpw_kind {
 				 * TCP socket; not a request/timewait sock) */
 #define TCPW_F_NOSOCK	0x04	/* no socket (RST for a closed port): tuple
 				 * taken from the packet, cookie is 0 */
-#define TCPW_F_FIN_RCVD	0x08	/* the peer's FIN has arrived (sk_shutdown &
-				 * RCV_SHUTDOWN). On FIN_WAIT2 -> CLOSE it
+#define TCPW_F_FIN_RCVD	0x08	/* the peer's FIN has arrived (SOCK_DONE,
+				 * set by tcp_fin()). On FIN_WAIT2 -> CLOSE it
 				 * tells a real TIME_WAIT from an orphan's
 				 * FIN_WAIT2 timewait socket. */
 

@@ -9,7 +9,9 @@
  *                                     then check read + drops == made
  *                                     (-D: the ring must have overflowed)
  *   kmod_test churn -t SECONDS [-p PORT]   connection churn, no device
- *   kmod_test drain -t SECONDS        read and validate for a while
+ *   kmod_test drain -t MILLISECONDS   read and validate for a while
+ *   kmod_test dump [-r N] [-f N] [-t MILLISECONDS]
+ *                                     print records as text (debugging)
  *
  * Every subcommand runs its sockets in a private network namespace
  * (loopback only) and prints one "ok NAME" / "FAIL NAME: why" line per
@@ -549,9 +551,16 @@ static void dev_records(int fd, uint16_t port)
 	      e ? (unsigned long long)e->bytes_acked : 0ULL, e ? e->flags : 0);
 
 	/* The FIN server: data unread when the FIN came. */
-	e = find_state(&b, scookie, TCPW_LISTEN, TCPW_SYN_RECV);
-	CHECK(e != NULL && e->sport == port, "syn-recv-record",
-	      "child socket: %s", e ? "port" : "missing");
+	/*
+	 * inet_csk_clone_lock() sets SYN_RECV on the fresh clone of the
+	 * listener before it gives the child its own tuple and cookie: the
+	 * record carries the listener's cookie and tuple.
+	 */
+	e = find_state(&b, lcookie, TCPW_LISTEN, TCPW_SYN_RECV);
+	CHECK(e && e->sport == port && e->dport == 0 &&
+	      !(e->flags & TCPW_F_OWNER), "syn-recv-record",
+	      "LISTEN>SYN_RECV with the listener's cookie: %s",
+	      e ? "tuple/owner" : "missing");
 	e = find_state(&b, scookie, TCPW_ESTABLISHED, TCPW_CLOSE_WAIT);
 	CHECK(e && !(e->flags & TCPW_F_OWNER) &&
 	      (e->flags & TCPW_F_FIN_RCVD) && e->bytes_received >= 100 &&
@@ -570,8 +579,9 @@ static void dev_records(int fd, uint16_t port)
 	      e->dport == port,
 	      "rst-sent-record", "%s", e ? "fields" : "missing");
 	e = find_state(&b, rcookie, TCPW_ESTABLISHED, TCPW_CLOSE);
-	CHECK(e && !(e->flags & TCPW_F_OWNER), "rst-close-record", "%s",
-	      e ? "owner set" : "missing");
+	CHECK(e && !(e->flags & (TCPW_F_OWNER | TCPW_F_FIN_RCVD)),
+	      "rst-close-record", "%s flags=%#x",
+	      e ? "owner or FIN_RCVD set" : "missing", e ? e->flags : 0);
 	ok = false;
 	for (i = 0; i < b.n; i++)
 		if (b.v[i].kind == TCPW_EV_RST_RECV && b.v[i].sport == port &&
@@ -857,13 +867,77 @@ static int cmd_drain(unsigned int ms, const char *name)
 	return failures ? 1 : 0;
 }
 
+static const char *state_name(int s)
+{
+	static const char *const n[TCPW_STATE_MAX] = {
+		"-", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
+		"FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
+		"LISTEN", "CLOSING", "NEW_SYN_RECV",
+	};
+
+	return s >= 0 && s < TCPW_STATE_MAX ? n[s] : "?";
+}
+
+static void print_event(const struct tcpw_event *e)
+{
+	char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
+
+	inet_ntop(e->family, e->saddr, sa, sizeof(sa));
+	inet_ntop(e->family, e->daddr, da, sizeof(da));
+	printf("%" PRIu64 ".%06" PRIu64 " %-14s %s:%u > %s:%u %s>%s "
+	       "cookie=%" PRIx64 " netns=%u flags=%#x pid=%u comm=%.16s "
+	       "cwnd=%u srtt=%u rq=%u acked=%llu rcvd=%llu\n",
+	       (uint64_t)e->ts_ns / 1000000000, (uint64_t)e->ts_ns / 1000 % 1000000,
+	       e->kind < TCPW_EV_MAX ? kind_names[e->kind] : "?",
+	       sa, e->sport, da, e->dport, state_name(e->oldstate),
+	       state_name(e->newstate), (uint64_t)e->cookie, e->netns,
+	       e->flags, e->pid, e->comm, e->snd_cwnd, e->srtt_us,
+	       e->rcv_queued, (unsigned long long)e->bytes_acked,
+	       (unsigned long long)e->bytes_received);
+}
+
+/* Make some connections (or none) and print every record, as text. */
+static int cmd_dump(int n_rst, int n_fin, uint16_t port, unsigned int ms)
+{
+	struct evbuf b = { 0 };
+	uint64_t end = now_ns() + ms * 1000000ull;
+	size_t i;
+	int fd, lfd;
+
+	fd = open(DEV_PATH, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		die("open " DEV_PATH);
+	if (n_rst || n_fin) {
+		private_netns();
+		lfd = listener(port);
+		printf("# listener cookie %" PRIx64 "\n", cookie_of(lfd));
+		for (i = 0; i < (size_t)n_rst; i++)
+			conn_rst(lfd, port, NULL);
+		for (i = 0; i < (size_t)n_fin; i++)
+			conn_fin(lfd, port, 10, NULL, NULL);
+		close(lfd);
+	}
+	do {
+		sleep_ms(50);
+		b.n = 0;
+		if (drain(fd, &b))
+			die("read");
+		for (i = 0; i < b.n; i++)
+			print_event(&b.v[i]);
+	} while (now_ns() < end);
+	close(fd);
+	free(b.v);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: kmod_test dev [-p PORT]\n"
 		"       kmod_test count [-r N] [-f N] [-p PORT] [-x PORT -m N] [-t NAME] [-D]\n"
 		"       kmod_test churn -t SECONDS [-p PORT]\n"
-		"       kmod_test drain -t MILLISECONDS [-n NAME]\n");
+		"       kmod_test drain -t MILLISECONDS [-n NAME]\n"
+		"       kmod_test dump [-r N] [-f N] [-p PORT] [-t MILLISECONDS]\n");
 	exit(2);
 }
 
@@ -909,6 +983,8 @@ int main(int argc, char **argv)
 		return cmd_churn(t, port);
 	if (!strcmp(cmd, "drain"))
 		return cmd_drain(t, name);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(n_rst, n_fin, port, t);
 	usage();
 	return 2;
 }

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Differences between the kernels tcpwatch loads on, handled with CO-RE
+ * at load time (never LINUX_VERSION_CODE). Each says what changed.
+ */
+#ifndef TCPW_CORE_FIXES_BPF_H
+#define TCPW_CORE_FIXES_BPF_H
+
+#include <bpf/bpf_core_read.h>
+
+/*
+ * sock flags: up to at least 6.1 `unsigned long sk_flags` is a member
+ * of struct sock; by 6.18 it has moved into struct sock_common as
+ * skc_flags (sock.h: #define sk_flags __sk_common.skc_flags), next to
+ * the other hot fields. Seen in 6.1's include/net/sock.h and 6.18's BTF.
+ */
+struct sock___pre_skc_flags {
+	unsigned long sk_flags;
+} __attribute__((preserve_access_index));
+
+struct sock_common___skc_flags {
+	unsigned long skc_flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned long sock_flags(const struct sock *sk)
+{
+	if (bpf_core_field_exists(struct sock_common___skc_flags, skc_flags))
+		return ((const struct sock_common___skc_flags *)
+			&sk->__sk_common)->skc_flags;
+	return ((const struct sock___pre_skc_flags *)sk)->sk_flags;
+}
+
+#endif
