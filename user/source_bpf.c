@@ -68,7 +68,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 		if (p)
 			sscanf(p, "prog '%63[^']'", failed_prog);
 	}
-	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+	/* Our own error says what failed and what to do; libbpf's log
+	 * (and its advice) is for -v. */
+	if (!libbpf_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -231,7 +233,7 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 				goto out_perm;
 		}
 		snprintf(err, errlen,
-			 "cannot load BPF program '%s': %s (errno %d)%s",
+			 "cannot load BPF program '%s': %s (errno %d; -v shows the verifier log)%s",
 			 failed_prog[0] ? failed_prog : "?", strerror(-ret),
 			 -ret, TRY_KMOD);
 		goto cleanup;

@@ -197,3 +197,13 @@ expect_event() {
 	events | jq -s -e "$@" "any(.[]; $cond)" >/dev/null ||
 		fail "no event with: $what"
 }
+
+# kernel_at_least MAJOR MINOR
+kernel_at_least() {
+	local v maj min
+	v=$(uname -r)
+	maj=${v%%.*}
+	min=${v#*.}
+	min=${min%%.*}
+	((maj > $1 || (maj == $1 && min >= $2)))
+}

@@ -142,7 +142,10 @@ test_connection_refused() {
 		"refused transitions"
 	expect_event '.type == "reset_recv" and .dport == 9 and
 			       .state == "SYN_SENT" and .comm == "tcpx"' "reset_recv fields" 
-	# the side that refused has no socket: a reset with nosock
+	# The side that refused has no socket: a reset with nosock. Kernels
+	# before ~6.10 trace resets of full sockets only (tcp_v4_send_reset
+	# gained its tracepoint call with the reset-reason series).
+	kernel_at_least 6 10 || return 0
 	expect_event '.type == "reset_sent" and .sport == 9 and
 			       .nosock and .cookie == 0' "no nosock reset_sent from the refusing side" 
 }

@@ -186,6 +186,11 @@ test_bad_input() {
 	out=$("$TCPWATCH" ls --ctl "$DIR/none.sock" 2>&1) && fail "ls without daemon"
 	[[ $out == *"is it running"* ]] || fail "no-daemon message: $out"
 	out=$("$TCPWATCH" frobnicate 2>&1) && fail "unknown command accepted"
+	# no privileges: say so, and what to do
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$TCPWATCH" run --source bpf --ctl "$DIR/np.sock" -o /dev/null 2>&1) &&
+		fail "BPF loaded without privileges"
+	[[ $out == *"BPF not permitted: run as root"* ]] || fail "no-privilege message: $out"
 	tw_start
 	out=$(tw ls -S nosuchstate 2>&1) && fail "bad state accepted"
 	[[ $out == *"unknown state"* ]] || fail "state message: $out"
