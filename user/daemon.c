@@ -40,8 +40,11 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 	}
 	if (res.inferred && res.new == TCPW_TIME_WAIT)
 		d->tw_inferred++;
-	if (!d->has_out)
+	if (!d->has_out || res.suppressed)
 		return 0;
+	if (res.child_born)
+		emit_synthetic(d, res.e, TCPW_LISTEN, TCPW_SYN_RECV, ev->ts_ns,
+			       "child");
 	emit_event(d, ev, &res);
 	if (res.tw_ended)
 		emit_synthetic(d, res.tw_entry, res.tw_entry->state,

@@ -538,6 +538,17 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 	__u8 old = ev->oldstate, new = ev->newstate;
 	bool created = false;
 
+	/*
+	 * Older kernels (6.1) announce a child's LISTEN -> SYN_RECV in
+	 * inet_csk_clone_lock() before giving it its 4-tuple and the
+	 * request socket's cookie: the event names the listener. Leave
+	 * the listener alone; the child's next event creates the child.
+	 */
+	if (e && old == TCPW_LISTEN && new == TCPW_SYN_RECV &&
+	    e->state == TCPW_LISTEN) {
+		res->suppressed = true;
+		return 0;
+	}
 	if (!e) {
 		/* A socket closing that we never knew: nothing to keep. */
 		if (new == TCPW_CLOSE) {
@@ -551,7 +562,13 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 		e->birth_ns = ev->ts_ns;
 		copy_tuple(e, ev);
 		table_set_state(t, e, old, ev->ts_ns);
-		if (old == TCPW_LISTEN && new == TCPW_SYN_RECV)
+		if (old == TCPW_SYN_RECV) {
+			/* the child announced on its listener (above) */
+			record(e, TCPW_LISTEN, TCPW_SYN_RECV, ev->ts_ns);
+			res->child_born = true;
+		}
+		if (old == TCPW_SYN_RECV ||
+		    (old == TCPW_LISTEN && new == TCPW_SYN_RECV))
 			inherit_listener(t, e);
 	} else {
 		copy_tuple(e, ev);

@@ -131,6 +131,10 @@ struct apply_result {
 	bool timewait;		/* the socket became a kernel timewait sock */
 	bool removed;		/* entry was removed; *gone holds its copy */
 	bool created;		/* entry created by this event */
+	bool suppressed;	/* not about a socket: emit nothing */
+	bool child_born;	/* a passive child first seen in SYN_RECV:
+				 * its LISTEN -> SYN_RECV was announced on
+				 * the listener (6.1) and is implied */
 	__u64 old_ns;		/* time spent in the old state */
 	/* A timewait entry this event ended (its 4-tuple was reused, or
 	 * the local peer's FIN moved it on); tw_ended holds a copy. */

@@ -64,6 +64,10 @@ tw_cleanup() {
 		fi
 	fi
 	[[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
+	if [[ -n ${KMOD_RELOADED:-} ]]; then	# back to the suite's module
+		rmmod tcpwatch 2>/dev/null
+		insmod kmod/tcpwatch.ko || rc=1
+	fi
 	if ((rc != 0)) && [[ -d $DIR ]]; then
 		echo "  --- daemon stderr:" >&2
 		tail -5 "$DIR/daemon.err" >&2 2>/dev/null
@@ -206,4 +210,14 @@ kernel_at_least() {
 	min=${v#*.}
 	min=${min%%.*}
 	((maj > $1 || (maj == $1 && min >= $2)))
+}
+
+# kmod_params PARAM=V...: with the module source, reload the module with
+# these parameters for this test (the ring size and sampling are the
+# module's); the cleanup reloads it with its defaults.
+kmod_params() {
+	[[ $SRC == kmod ]] || return 0
+	rmmod tcpwatch || fail "rmmod tcpwatch"
+	KMOD_RELOADED=1
+	insmod kmod/tcpwatch.ko "$@" || fail "insmod kmod/tcpwatch.ko $*"
 }

@@ -135,6 +135,7 @@ test_reconcile_heals() {
 # event is counted, reported, and the table heals.
 test_lost_events_counted() {
 	local n=300 got lost
+	kmod_params ring_bytes=4096 sample_ms=0
 	tw_start --ring-size 4096 --reconcile-s 0
 	bg srv nsx "$TCPX" server -n $n $PORT
 	wait_for srv listening

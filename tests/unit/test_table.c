@@ -138,6 +138,37 @@ out:
 	table_free(&t);
 }
 
+/* 6.1: the child's LISTEN -> SYN_RECV arrives naming the listener. */
+static void test_child_announced_on_listener(void)
+{
+	struct table t;
+	struct apply_result r;
+	struct tcpw_event e;
+	struct sock_entry *s;
+
+	table_init(&t, 16);
+	e = ev(TCPW_EV_STATE, 1, TCPW_CLOSE, TCPW_LISTEN, SEC, 80, 0);
+	e.flags = TCPW_F_OWNER;
+	e.pid = 99;
+	apply(&t, e, &r);
+	/* listener's cookie and tuple, as inet_csk_clone_lock() has it */
+	apply(&t, ev(TCPW_EV_STATE, 1, TCPW_LISTEN, TCPW_SYN_RECV, 2 * SEC,
+		     80, 0), &r);
+	ASSERT_TRUE(r.suppressed, "not applied to the listener");
+	ASSERT_EQ(table_find(&t, 1)->state, TCPW_LISTEN, "listener untouched");
+	apply(&t, ev(TCPW_EV_STATE, 2, TCPW_SYN_RECV, TCPW_ESTABLISHED,
+		     2 * SEC, 80, 40000), &r);
+	ASSERT_TRUE(r.child_born, "child created, SYN_RECV implied");
+	s = table_find(&t, 2);
+	if (!ASSERT_TRUE(s, "child"))
+		goto out;
+	ASSERT_EQ(s->pid, 99, "inherits the listener's owner");
+	ASSERT_EQ(s->nhist, 2, "LISTEN>SYN_RECV and SYN_RECV>ESTABLISHED");
+	ASSERT_EQ(s->hist[0].old, TCPW_LISTEN, "first transition from LISTEN");
+out:
+	table_free(&t);
+}
+
 static void test_orphan_fin_wait2_then_peer_fin(void)
 {
 	struct table t;
@@ -283,5 +314,6 @@ static void test_scale_and_memory(void)
 
 UNIT_MAIN(test_active_open_close_time_wait,
 	  test_passive_inherits_listener_owner,
+	  test_child_announced_on_listener,
 	  test_orphan_fin_wait2_then_peer_fin, test_reset_and_closing,
 	  test_time_wait_reuse, test_scale_and_memory)
