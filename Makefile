@@ -120,15 +120,35 @@ install: all
 	install -D -m 0755 $(B)/tcpwatch $(DESTDIR)/usr/local/sbin/tcpwatch
 
 # -- kernel module ------------------------------------------------------
+# KDIR: the headers of the kernel to build for; the VM stage passes the
+# Debian kernel's (scripts/vm/run.sh picks it).
 kmod:
+	$(Q)test -f $(KDIR)/Makefile || { \
+		echo "make kmod: no kernel headers in $(KDIR): install linux-headers-$$(uname -r)," \
+		     "or pass KDIR=/lib/modules/<version>/build" >&2; exit 1; }
 	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
 kmod-clean:
-	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+	$(Q)test ! -f $(KDIR)/Makefile || \
+		$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 
 # -- benchmark ----------------------------------------------------------
-bench: deps all
+# churn: the loopback connection generator; replay: the consumer's record
+# path (the daemon's -O2 objects minus main()) fed a synthetic stream.
+BENCH_BINS := $(B)/bench/churn $(B)/bench/replay
+
+bench: deps all $(BENCH_BINS)
 	$(Q)B=$(B) scripts/bench.sh
+
+$(B)/bench/churn: tests/bench/churn.c | $(B)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
+
+$(B)/bench/replay: tests/bench/replay.c $(LIB_OBJS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 $(B):
 	$(Q)mkdir -p $(B)/user $(B)/san/user $(B)/tests

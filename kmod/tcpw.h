@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Declarations shared by the files of the tcpwatch module. */
+#ifndef TCPW_TCPW_H
+#define TCPW_TCPW_H
+
+#include <linux/compiler.h>
+#include <linux/types.h>
+
+#include "uapi/tcpwatch.h"
+
+#define TCPW_MAX_PORTS		8
+#define TCPW_RING_MIN_BYTES	4096U
+#define TCPW_RING_MAX_BYTES	(1U << 30)
+
+/* dev.c: the ring, the device and the counters */
+int tcpw_dev_init(u32 ring_bytes, u32 wakeup_bytes, u32 flush_ms);
+void tcpw_dev_exit(void);
+
+/* True while someone holds /dev/tcpwatch open: only then are events made. */
+extern bool tcpw_active;
+
+static inline bool tcpw_capturing(void)
+{
+	return READ_ONCE(tcpw_active);
+}
+
+/*
+ * Count and queue one record; never sleeps. Called by the probes with
+ * preemption disabled (tracepoint probes always are).
+ */
+void tcpw_emit(const struct tcpw_event *ev);
+
+/* probes.c: the tracepoints */
+int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports);
+void tcpw_probes_exit(void);
+
+#endif /* TCPW_TCPW_H */
