@@ -84,6 +84,10 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count);
 void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
 		    const char *reason, __u64 took_ns);
 void emit_start(struct daemon *d);
+/* ,"snap":{...} and KEY{"state":N,...}: shared with query.c */
+void json_snap(struct jbuf *b, const struct sock_snap *s);
+void json_kinds(struct jbuf *b, const char *key, size_t klen,
+		const __u64 *v);
 void emit_stop(struct daemon *d);
 
 /* query.c: answers to the control socket */

@@ -102,7 +102,7 @@ static void counters(struct jbuf *b, const struct sock_entry *e)
 	json_u64(b, e ? e->rst_recv : 0);
 }
 
-static void snap(struct jbuf *b, const struct sock_snap *s)
+void json_snap(struct jbuf *b, const struct sock_snap *s)
 {
 	json_lit(b, ",\"snap\":{\"snd_wnd\":");
 	json_u64(b, s->snd_wnd);
@@ -145,7 +145,7 @@ static void snap_from_event(struct jbuf *b, const struct tcpw_event *ev)
 		.total_retrans = ev->total_retrans,
 	};
 
-	snap(b, &s);
+	json_snap(b, &s);
 }
 
 void emit_event(struct daemon *d, const struct tcpw_event *ev,
@@ -208,12 +208,12 @@ void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 	owner(b, e, NULL);
 	counters(b, e);
 	if (e->has_snap)
-		snap(b, &e->snap);
+		json_snap(b, &e->snap);
 	tail(d);
 }
 
-static void by_kind(struct jbuf *b, const char *key, size_t klen,
-		    const __u64 *v)
+void json_kinds(struct jbuf *b, const char *key, size_t klen,
+		const __u64 *v)
 {
 	json_raw(b, key, klen);
 	json_ch(b, '{');
@@ -242,7 +242,7 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
 	json_u64(b, count);
 	json_key(b, "total");
 	json_u64(b, d->lost_total);
-	by_kind(b, ",\"by_kind\":", 11, delta);
+	json_kinds(b, ",\"by_kind\":", 11, delta);
 	tail(d);
 }
 
@@ -305,8 +305,8 @@ void emit_stop(struct daemon *d)
 	if (!d->has_out)
 		return;
 	head(d, "stop", mono_ns());
-	by_kind(b, ",\"events\":", 10, d->events);
-	by_kind(b, ",\"lost\":", 8, d->drops);
+	json_kinds(b, ",\"events\":", 10, d->events);
+	json_kinds(b, ",\"lost\":", 8, d->drops);
 	json_key(b, "lost_total");
 	json_u64(b, d->lost_total);
 	json_key(b, "sockets");

@@ -218,31 +218,7 @@ static void ls_json(struct jbuf *b, const struct sock_entry *e, __u64 now)
 	json_key(b, "rst_recv");
 	json_u64(b, e->rst_recv);
 	if (e->has_snap) {
-		const struct sock_snap *s = &e->snap;
-
-		json_lit(b, ",\"snap\":{\"snd_wnd\":");
-		json_u64(b, s->snd_wnd);
-		json_key(b, "rcv_wnd");
-		json_u64(b, s->rcv_wnd);
-		json_key(b, "snd_cwnd");
-		json_u64(b, s->snd_cwnd);
-		json_key(b, "srtt_us");
-		json_u64(b, s->srtt_us);
-		json_key(b, "rcvbuf");
-		json_u64(b, s->rcvbuf);
-		json_key(b, "rcv_queued");
-		json_u64(b, s->rcv_queued);
-		json_key(b, "sndbuf");
-		json_u64(b, s->sndbuf);
-		json_key(b, "wmem_queued");
-		json_u64(b, s->wmem_queued);
-		json_key(b, "bytes_acked");
-		json_u64(b, s->bytes_acked);
-		json_key(b, "bytes_received");
-		json_u64(b, s->bytes_received);
-		json_key(b, "total_retrans");
-		json_u64(b, s->total_retrans);
-		json_ch(b, '}');
+		json_snap(b, &e->snap);
 	} else {
 		json_lit(b, ",\"snap\":null");
 	}
@@ -342,20 +318,6 @@ static void stats_text(struct daemon *d, struct jbuf *b)
 #undef OUT
 }
 
-static void kinds_json(struct jbuf *b, const __u64 *v)
-{
-	json_ch(b, '{');
-	for (int k = 1; k < TCPW_EV_MAX; k++) {
-		if (k > 1)
-			json_ch(b, ',');
-		json_ch(b, '"');
-		json_raw(b, kind_name(k), strlen(kind_name(k)));
-		json_lit(b, "\":");
-		json_u64(b, v[k]);
-	}
-	json_ch(b, '}');
-}
-
 static void stats_json(struct daemon *d, struct jbuf *b)
 {
 	__u64 total = 0, lost = 0;
@@ -369,12 +331,10 @@ static void stats_json(struct daemon *d, struct jbuf *b)
 	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
 	json_lit(b, "\",\"uptime_ms\":");
 	json_u64(b, (mono_ns() - d->start_ns) / 1000000);
-	json_lit(b, ",\"events\":");
-	kinds_json(b, d->events);
+	json_kinds(b, ",\"events\":", 10, d->events);
 	json_key(b, "events_total");
 	json_u64(b, total);
-	json_lit(b, ",\"lost\":");
-	kinds_json(b, d->drops);
+	json_kinds(b, ",\"lost\":", 8, d->drops);
 	json_key(b, "lost_total");
 	json_u64(b, lost);
 	json_key(b, "bad_records");
