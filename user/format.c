@@ -74,29 +74,81 @@ const char *family_name(unsigned int family)
 							       : "unknown";
 }
 
+static char *put_v4(char *o, const __u8 *a)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = a[i];
+
+		if (v >= 100)
+			*o++ = '0' + v / 100;
+		if (v >= 10)
+			*o++ = '0' + v / 10 % 10;
+		*o++ = '0' + v % 10;
+		if (i < 3)
+			*o++ = '.';
+	}
+	return o;
+}
+
+/*
+ * RFC 5952 text, exactly as glibc's inet_ntop() writes it (the longest
+ * run of two or more zero groups becomes "::", the first on a tie;
+ * ::a.b.c.d and ::ffff:a.b.c.d keep their IPv4 tail), without sprintf.
+ */
+static char *put_v6(char *o, const __u8 *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	int best = -1, best_len = 0, cur = -1, cur_len = 0;
+	unsigned int w[8];
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = a[2 * i] << 8 | a[2 * i + 1];
+		if (!w[i]) {
+			if (cur < 0)
+				cur = i, cur_len = 0;
+			cur_len++;
+		} else if (cur >= 0) {
+			if (best < 0 || cur_len > best_len)
+				best = cur, best_len = cur_len;
+			cur = -1;
+		}
+	}
+	if (cur >= 0 && (best < 0 || cur_len > best_len))
+		best = cur, best_len = cur_len;
+	if (best >= 0 && best_len < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*o++ = ':';
+			continue;
+		}
+		if (i)
+			*o++ = ':';
+		if (i == 6 && best == 0 &&
+		    (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+			return put_v4(o, a + 12);
+		for (int sh = 12; sh >= 0; sh -= 4)
+			if (w[i] >> sh || !sh)
+				*o++ = hex[w[i] >> sh & 15];
+	}
+	if (best >= 0 && best + best_len == 8)
+		*o++ = ':';
+	return o;
+}
+
 size_t addr_str(char *out, __u16 family, const __u8 *a)
 {
-	if (family == AF_INET) {
-		char *o = out;
+	char *o;
 
-		for (int i = 0; i < 4; i++) {
-			unsigned int v = a[i];
-
-			if (v >= 100)
-				*o++ = '0' + v / 100;
-			if (v >= 10)
-				*o++ = '0' + v / 10 % 10;
-			*o++ = '0' + v % 10;
-			if (i < 3)
-				*o++ = '.';
-		}
-		*o = 0;
-		return o - out;
-	}
-	if (family == AF_INET6 && inet_ntop(AF_INET6, a, out, ADDR_STRLEN))
-		return strlen(out);
-	strcpy(out, "?");
-	return 1;
+	if (family == AF_INET)
+		o = put_v4(out, a);
+	else if (family == AF_INET6)
+		o = put_v6(out, a);
+	else
+		o = stpcpy(out, "?");
+	*o = 0;
+	return o - out;
 }
 
 __u64 mono_ns(void)

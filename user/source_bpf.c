@@ -217,6 +217,12 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 		goto cleanup;
 	}
 	set_config(s->skel, opts, s->ring_bytes);
+	/*
+	 * tcp_probe fires for every segment received: with sampling off
+	 * the program would only return, at the cost of a trampoline run.
+	 */
+	if (!opts->sample_ms)
+		bpf_program__set_autoload(s->skel->progs.tcpw_probe, false);
 	ret = bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
 	if (ret) {
 		snprintf(err, errlen, "cannot size the BPF ring to %u bytes: %s",

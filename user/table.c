@@ -207,6 +207,10 @@ struct sock_entry *table_get(struct table *t, __u64 cookie, bool *created)
 	*created = false;
 	if (e)
 		return e;
+	/* Grow the index first: it relinks every live slot, and the slot
+	 * taken below holds garbage until it is initialised. */
+	if (t->count + 1 > t->mask + 1 && grow_heads(t))
+		return NULL;
 	if (t->free_head != TABLE_NIL) {
 		i = t->free_head;
 		t->free_head = t->v[i].next;
@@ -222,13 +226,6 @@ struct sock_entry *table_get(struct table *t, __u64 cookie, bool *created)
 			t->cap = ncap;
 		}
 		i = t->used++;
-	}
-	/* Keep the load factor at or below one. */
-	if (t->count + 1 > t->mask + 1 && grow_heads(t)) {
-		t->v[i].cookie = 0;
-		t->v[i].next = t->free_head;
-		t->free_head = i;
-		return NULL;
 	}
 	e = &t->v[i];
 	memset(e, 0, sizeof(*e));
