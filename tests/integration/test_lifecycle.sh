@@ -173,8 +173,14 @@ test_retransmits() {
 	wait_for cli2 connected
 	sleep 1.2
 	nsx nft delete table inet twdrop
-	local p2
+	local p2 i
 	p2=$(field_of cli2 connected)
+	# count once the data got through: no retransmit is pending then
+	for ((i = 0; i < 100; i++)); do
+		[[ $(nsx ss -tnH "( sport = :$p2 )" | awk '{print $3}') == 0 ]] &&
+			break
+		sleep 0.1
+	done
 	c=$(cookie_of "$p2" $PORT)
 	n=$(kinds "$c" retransmit)
 	assert_ge "$n" 2 "retransmit events"
