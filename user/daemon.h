@@ -84,7 +84,15 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count);
 void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
 		    const char *reason, __u64 took_ns);
 void emit_start(struct daemon *d);
-/* ,"snap":{...} and KEY{"state":N,...}: shared with query.c */
+/* Pieces of a socket record, shared with query.c (ls --json):
+ * ,"netns":..,"dport":N  /  ,"pid":..,"comm":..,"owner":".."  /
+ * ,"retrans":..,"rst_recv":N  /  ,"snap":{...}  /  KEY{"state":N,...} */
+void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
+		const __u8 *saddr, __u16 sport, const __u8 *daddr,
+		__u16 dport);
+void json_owner(struct jbuf *b, const struct sock_entry *e,
+		const struct tcpw_event *ev);
+void json_counters(struct jbuf *b, const struct sock_entry *e);
 void json_snap(struct jbuf *b, const struct sock_snap *s);
 void json_kinds(struct jbuf *b, const char *key, size_t klen,
 		const __u64 *v);

@@ -29,9 +29,9 @@ static void tail(struct daemon *d)
 	d->lines++;
 }
 
-static void tuple(struct jbuf *b, __u32 netns, __u16 family,
-		  const __u8 *saddr, __u16 sport, const __u8 *daddr,
-		  __u16 dport)
+void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
+		const __u8 *saddr, __u16 sport, const __u8 *daddr,
+		__u16 dport)
 {
 	char a[ADDR_STRLEN];
 
@@ -63,8 +63,8 @@ static void state_field(struct jbuf *b, const char *key, size_t klen,
 	json_ch(b, '"');
 }
 
-static void owner(struct jbuf *b, const struct sock_entry *e,
-		  const struct tcpw_event *ev)
+void json_owner(struct jbuf *b, const struct sock_entry *e,
+		const struct tcpw_event *ev)
 {
 	__u32 pid = 0;
 	const char *comm = NULL;
@@ -92,7 +92,7 @@ static void owner(struct jbuf *b, const struct sock_entry *e,
 	json_ch(b, '"');
 }
 
-static void counters(struct jbuf *b, const struct sock_entry *e)
+void json_counters(struct jbuf *b, const struct sock_entry *e)
 {
 	json_key(b, "retrans");
 	json_u64(b, e ? e->retrans : 0);
@@ -159,10 +159,10 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 	json_u64(b, ev->cookie);
 	/* The tuple as it is now: SYN_SENT events lack the source port. */
 	if (e)
-		tuple(b, ev->netns, e->family, e->saddr, e->sport, e->daddr,
+		json_tuple(b, ev->netns, e->family, e->saddr, e->sport, e->daddr,
 		      e->dport);
 	else
-		tuple(b, ev->netns, ev->family, ev->saddr, ev->sport,
+		json_tuple(b, ev->netns, ev->family, ev->saddr, ev->sport,
 		      ev->daddr, ev->dport);
 	if (ev->kind == TCPW_EV_STATE) {
 		state_field(b, ",\"old\":", 7, res->old);
@@ -178,8 +178,8 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 		json_lit(b, ",\"timewait\":true");
 	if (ev->flags & TCPW_F_NOSOCK)
 		json_lit(b, ",\"nosock\":true");
-	owner(b, e, ev);
-	counters(b, e);
+	json_owner(b, e, ev);
+	json_counters(b, e);
 	if (ev->flags & TCPW_F_SNAPSHOT)
 		snap_from_event(b, ev);
 	tail(d);
@@ -195,7 +195,7 @@ void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 	head(d, "state", ts_ns);
 	json_key(b, "cookie");
 	json_u64(b, e->cookie);
-	tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
+	json_tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
 	      e->dport);
 	state_field(b, ",\"old\":", 7, old);
 	state_field(b, ",\"new\":", 7, new);
@@ -205,8 +205,8 @@ void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 	json_lit(b, ",\"inferred\":true,\"reason\":\"");
 	json_raw(b, reason, strlen(reason));
 	json_ch(b, '"');
-	owner(b, e, NULL);
-	counters(b, e);
+	json_owner(b, e, NULL);
+	json_counters(b, e);
 	if (e->has_snap)
 		json_snap(b, &e->snap);
 	tail(d);

@@ -159,23 +159,12 @@ static void ls_text(struct jbuf *b, const struct sock_entry *e, __u64 now)
 
 static void ls_json(struct jbuf *b, const struct sock_entry *e, __u64 now)
 {
-	char a[ADDR_STRLEN];
 	int nh = e->nhist < TABLE_HIST ? e->nhist : TABLE_HIST;
 
 	json_lit(b, "{\"cookie\":");
 	json_u64(b, e->cookie);
-	json_key(b, "netns");
-	json_u64(b, e->netns);
-	json_lit(b, ",\"family\":\"");
-	json_raw(b, family_name(e->family), strlen(family_name(e->family)));
-	json_lit(b, "\",\"saddr\":\"");
-	json_raw(b, a, addr_str(a, e->family, e->saddr));
-	json_lit(b, "\",\"sport\":");
-	json_u64(b, e->sport);
-	json_lit(b, ",\"daddr\":\"");
-	json_raw(b, a, addr_str(a, e->family, e->daddr));
-	json_lit(b, "\",\"dport\":");
-	json_u64(b, e->dport);
+	json_tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
+		   e->dport);
 	json_lit(b, ",\"state\":\"");
 	json_raw(b, state_name(e->state), strlen(state_name(e->state)));
 	json_ch(b, '"');
@@ -197,26 +186,10 @@ static void ls_json(struct jbuf *b, const struct sock_entry *e, __u64 now)
 		json_u64(b, e->expire_ns > now ?
 			 (e->expire_ns - now) / 1000000 : 0);
 	}
-	if (e->pid) {
-		json_key(b, "pid");
-		json_u64(b, e->pid);
-		json_key(b, "comm");
-		json_cstr(b, e->comm, sizeof(e->comm));
-	} else {
-		json_lit(b, ",\"pid\":null,\"comm\":null");
-	}
-	json_lit(b, ",\"owner\":\"");
-	json_raw(b, owner_src_name(e->owner_src),
-		 strlen(owner_src_name(e->owner_src)));
-	json_ch(b, '"');
+	json_owner(b, e, NULL);
 	json_key(b, "inode");
 	json_u64(b, e->inode);
-	json_key(b, "retrans");
-	json_u64(b, e->retrans);
-	json_key(b, "rst_sent");
-	json_u64(b, e->rst_sent);
-	json_key(b, "rst_recv");
-	json_u64(b, e->rst_recv);
+	json_counters(b, e);
 	if (e->has_snap) {
 		json_snap(b, &e->snap);
 	} else {
