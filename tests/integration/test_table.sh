@@ -209,3 +209,25 @@ test_bad_input() {
 	[[ $out == "error: bad filter"* ]] || fail "bad filter answer: $out"
 	tw stats >/dev/null || fail "daemon survives garbage"
 }
+
+# --port: only sockets with that port, in events and in the table
+# (filtered in the kernel, and in the sock_diag seed).
+test_port_filter() {
+	bg old nsx "$TCPX" server --hold 8082
+	wait_for old listening
+	tw_start -p 8081
+	bg a nsx "$TCPX" server 8081
+	bg b nsx "$TCPX" server 8083
+	wait_for a listening
+	wait_for b listening
+	nsx "$TCPX" client 8081 >/dev/null
+	nsx "$TCPX" client 8083 >/dev/null
+	settle
+	assert_eq "$(events | jq -r 'select(.cookie > 0) | [.sport, .dport] | map(select(. == 8081)) | length' | sort -u)" \
+		1 "every socket record has port 8081"
+	assert_ge "$(events | jq -r 'select(.type == "state")' | jq -s length)" 4 \
+		"port 8081 traffic was seen"
+	assert_eq "$(tw ls -j | jq -r '[.sport, .dport] | map(select(. == 8081)) | length' | sort -u)" \
+		1 "table holds port 8081 only"
+	assert_eq "$(tw ls -j -p 8082 | wc -l)" 0 "seed skipped the other port"
+}
