@@ -91,6 +91,7 @@ struct tcp_sock {
 	__u32 rcv_nxt;
 	__u32 copied_seq;
 	__u32 total_retrans;
+	__u32 data_segs_out;
 	__u64 bytes_acked;
 	__u64 bytes_received;
 };

@@ -145,6 +145,7 @@ static __always_inline void fill_head(struct tcpw_event *e, __u64 ts,
 	e->oldstate = oldstate;
 	e->newstate = newstate;
 	e->flags = 0;
+	e->_reserved = 0;
 }
 
 static __always_inline void no_owner(struct tcpw_event *e)
@@ -166,6 +167,7 @@ static __always_inline void no_snapshot(struct tcpw_event *e)
 	e->sndbuf = 0;
 	e->wmem_queued = 0;
 	e->total_retrans = 0;
+	e->data_segs_out = 0;
 }
 
 static __always_inline void put_addr(__u8 *dst, __be32 a0, __be32 a1,
@@ -218,6 +220,7 @@ static __always_inline void snapshot(struct tcpw_event *e,
 	e->sndbuf = sk->sk_sndbuf;
 	e->wmem_queued = sk->sk_wmem_queued;
 	e->total_retrans = tp->total_retrans;
+	e->data_segs_out = tp->data_segs_out;
 	e->flags |= TCPW_F_SNAPSHOT;
 	/*
 	 * The peer's FIN arrived: tcp_fin() sets SOCK_DONE. It tells a

@@ -17,7 +17,7 @@
 static unsigned int ring_bytes = 8U << 20;
 module_param(ring_bytes, uint, 0444);
 MODULE_PARM_DESC(ring_bytes,
-		 "Event ring size in bytes, used in whole 136-byte records (default 8388608 = 61680 records; 4096..1073741824)");
+		 "Event ring size in bytes, used in whole 144-byte records (default 8388608 = 58254 records; 4096..1073741824)");
 
 static unsigned int sample_ms = 1000;
 module_param(sample_ms, uint, 0444);

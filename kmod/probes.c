@@ -154,6 +154,7 @@ static void fill_snapshot(struct tcpw_event *ev, const struct sock *sk)
 	ev->bytes_acked = READ_ONCE(tp->bytes_acked);
 	ev->bytes_received = READ_ONCE(tp->bytes_received);
 	ev->total_retrans = READ_ONCE(tp->total_retrans);
+	ev->data_segs_out = READ_ONCE(tp->data_segs_out);
 	ev->flags |= TCPW_F_SNAPSHOT;
 	/*
 	 * SOCK_DONE, not RCV_SHUTDOWN: close() sets RCV_SHUTDOWN on our

@@ -126,6 +126,8 @@ void json_snap(struct jbuf *b, const struct sock_snap *s)
 	json_u64(b, s->bytes_received);
 	json_key(b, "total_retrans");
 	json_u64(b, s->total_retrans);
+	json_key(b, "data_segs_out");
+	json_u64(b, s->data_segs_out);
 	json_ch(b, '}');
 }
 
@@ -143,6 +145,7 @@ static void snap_from_event(struct jbuf *b, const struct tcpw_event *ev)
 		.sndbuf = ev->sndbuf,
 		.wmem_queued = ev->wmem_queued,
 		.total_retrans = ev->total_retrans,
+		.data_segs_out = ev->data_segs_out,
 	};
 
 	json_snap(b, &s);

@@ -34,6 +34,7 @@ static void fill_from_sd(struct sock_entry *e, const struct sd_sock *s)
 		e->snap.snd_cwnd = s->snd_cwnd;
 		e->snap.srtt_us = s->srtt_us;
 		e->snap.total_retrans = s->total_retrans;
+		e->snap.data_segs_out = s->data_segs_out;
 		e->snap.rcv_queued = s->state == TCPW_LISTEN ? 0 : s->rqueue;
 		e->has_snap = 1;
 	}

@@ -65,6 +65,8 @@ static void parse_info(const void *p, size_t len, struct sd_sock *s)
 	/* Newer fields: zero-filled by the copy when the kernel lacks them */
 	if (len >= TI_END(tcpi_bytes_acked))
 		s->bytes_acked = ti.tcpi_bytes_acked;
+	if (len >= TI_END(tcpi_data_segs_out))
+		s->data_segs_out = ti.tcpi_data_segs_out;
 	if (len >= TI_END(tcpi_bytes_received))
 		s->bytes_received = ti.tcpi_bytes_received;
 	if (len >= TI_END(tcpi_snd_wnd))

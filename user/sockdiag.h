@@ -30,6 +30,7 @@ struct sd_sock {
 	__u32 snd_cwnd;
 	__u32 srtt_us;
 	__u32 total_retrans;
+	__u32 data_segs_out;	/* 0 if the kernel lacks it (< 4.6) */
 	__u32 rcvbuf;		/* skmeminfo, when has_mem */
 	__u32 sndbuf;
 	__u32 wmem_queued;

@@ -478,6 +478,7 @@ static void copy_snap(struct sock_entry *e, const struct tcpw_event *ev)
 	s->sndbuf = ev->sndbuf;
 	s->wmem_queued = ev->wmem_queued;
 	s->total_retrans = ev->total_retrans;
+	s->data_segs_out = ev->data_segs_out;
 	e->has_snap = 1;
 }
 

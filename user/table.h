@@ -55,7 +55,7 @@ struct sock_snap {
 	__u32 sndbuf;
 	__u32 wmem_queued;
 	__u32 total_retrans;
-	__u32 _pad;
+	__u32 data_segs_out;
 };
 
 struct sock_entry {

@@ -15,7 +15,7 @@
 #include <linux/ioctl.h>
 #endif
 
-#define TCPW_ABI_VERSION	1
+#define TCPW_ABI_VERSION	2
 
 /* Event kinds (tcpw_event.kind). 0 is never a valid kind. */
 enum tcpw_kind {
@@ -82,6 +82,8 @@ struct tcpw_event {
 	__u32 sndbuf;		/* sk_sndbuf */
 	__u32 wmem_queued;	/* sk_wmem_queued */
 	__u32 total_retrans;
+	__u32 data_segs_out;	/* data segments sent, retransmits included */
+	__u32 _reserved;	/* zero */
 	__u16 version;		/* TCPW_ABI_VERSION */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 sport;
@@ -95,7 +97,7 @@ struct tcpw_event {
 	char  comm[16];		/* valid with TCPW_F_OWNER */
 };
 
-#define TCPW_EVENT_SIZE	136
+#define TCPW_EVENT_SIZE	144
 
 /*
  * Kernel module character device (/dev/tcpwatch).
