@@ -159,6 +159,9 @@ static void answer(struct daemon *d, struct ctl_client *c)
 		json_lit(&c->out, "error: empty request\n");
 	} else if (!strcmp(argv[0], "ls")) {
 		query_ls(d, &c->out, argv + 1, argc - 1);
+	} else if (!strcmp(argv[0], "diag")) {
+		daemon_sync(d);
+		query_diag(d, &c->out, argv + 1, argc - 1);
 	} else if (!strcmp(argv[0], "stats")) {
 		query_stats(d, &c->out, argv + 1, argc - 1);
 	} else if (!strcmp(argv[0], "ping")) {

@@ -40,6 +40,7 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 	}
 	if (res.inferred && res.new == TCPW_TIME_WAIT)
 		d->tw_inferred++;
+	diag_event(&d->diag, ev, &res);
 	if (!d->has_out || res.suppressed)
 		return 0;
 	if (res.child_born)
@@ -168,6 +169,7 @@ static void tick(struct daemon *d)
 		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
 		d->next_ports_ns = now + 500000000ULL;
 	}
+	diag_sweep(d, now);
 	if (d->next_reconcile_ns && now >= d->next_reconcile_ns) {
 		run_reconcile(d, d->rec_reason ? d->rec_reason : "periodic",
 			      false);
@@ -224,6 +226,11 @@ static int init_common(struct daemon *d, int out_fd)
 	err = table_init(&d->tab, 4096);
 	if (err)
 		return err;
+	if (!d->o.diag.sweep_ms)
+		diag_opts_default(&d->o.diag);
+	err = diag_init(&d->diag, &d->o.diag);
+	if (err)
+		return err;
 	if (out_fd >= 0) {
 		err = json_init(&d->out, out_fd, OUT_BUF);
 		if (err)
@@ -249,6 +256,7 @@ void daemon_free(struct daemon *d)
 	}
 	source_close(d->src);
 	table_free(&d->tab);
+	diag_free(&d->diag);
 	netns_free(&d->ns);
 	if (d->epfd >= 0)
 		close(d->epfd);
@@ -361,6 +369,7 @@ int daemon_run(const struct daemon_opts *o)
 		epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.out.fd, &ev);
 	}
 	d.start_ns = mono_ns();
+	d.diag.next_sweep_ns = d.start_ns + d.o.diag.sweep_ms * 1000000ULL;
 	err = run_reconcile(&d, "start", true);
 	if (err)
 		goto out;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#include "diag.h"
 #include "json.h"
 #include "format.h"
 #include "netns.h"
@@ -29,6 +30,7 @@ struct daemon_opts {
 	const char *ctl_path;
 	__u32 reconcile_ms;	/* periodic reconcile; 0 = only after loss */
 	__u32 tick_ms;		/* drain/flush/expire period */
+	struct diag_opts diag;	/* thresholds of the rules */
 };
 
 struct ctl_client;
@@ -59,6 +61,7 @@ struct daemon {
 	__u64 lines;			/* NDJSON records written */
 
 	struct ctl_client *clients;
+	struct diag diag;
 };
 
 int daemon_run(const struct daemon_opts *o);
@@ -75,6 +78,8 @@ void daemon_free(struct daemon *d);
 void daemon_sync(struct daemon *d);
 
 /* emit.c: NDJSON records */
+void emit_head(struct daemon *d, const char *type, __u64 ts_ns);
+void emit_tail(struct daemon *d);
 struct apply_result;
 void emit_event(struct daemon *d, const struct tcpw_event *ev,
 		const struct apply_result *res);

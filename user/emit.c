@@ -9,7 +9,7 @@
 
 #include "daemon.h"
 
-static void head(struct daemon *d, const char *type, __u64 ts_ns)
+void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 {
 	struct jbuf *b = &d->out;
 	char w[32];
@@ -23,7 +23,7 @@ static void head(struct daemon *d, const char *type, __u64 ts_ns)
 	json_u64(b, ts_ns);
 }
 
-static void tail(struct daemon *d)
+void emit_tail(struct daemon *d)
 {
 	json_lit(&d->out, "}\n");
 	d->lines++;
@@ -157,7 +157,7 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 	struct jbuf *b = &d->out;
 	const struct sock_entry *e = res->e;
 
-	head(d, kind_name(ev->kind), ev->ts_ns);
+	emit_head(d, kind_name(ev->kind), ev->ts_ns);
 	json_key(b, "cookie");
 	json_u64(b, ev->cookie);
 	/* The tuple as it is now: SYN_SENT events lack the source port. */
@@ -185,7 +185,7 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 	json_counters(b, e);
 	if (ev->flags & TCPW_F_SNAPSHOT)
 		snap_from_event(b, ev);
-	tail(d);
+	emit_tail(d);
 }
 
 void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
@@ -195,7 +195,7 @@ void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 
 	if (!d->has_out)
 		return;
-	head(d, "state", ts_ns);
+	emit_head(d, "state", ts_ns);
 	json_key(b, "cookie");
 	json_u64(b, e->cookie);
 	json_tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
@@ -212,7 +212,7 @@ void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 	json_counters(b, e);
 	if (e->has_snap)
 		json_snap(b, &e->snap);
-	tail(d);
+	emit_tail(d);
 }
 
 void json_kinds(struct jbuf *b, const char *key, size_t klen,
@@ -237,7 +237,7 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
 
 	if (!d->has_out)
 		return;
-	head(d, "lost", mono_ns());
+	emit_head(d, "lost", mono_ns());
 	json_lit(b, ",\"source\":\"");
 	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
 	json_ch(b, '"');
@@ -246,7 +246,7 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
 	json_key(b, "total");
 	json_u64(b, d->lost_total);
 	json_kinds(b, ",\"by_kind\":", 11, delta);
-	tail(d);
+	emit_tail(d);
 }
 
 void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
@@ -256,7 +256,7 @@ void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
 
 	if (!d->has_out)
 		return;
-	head(d, "reconcile", mono_ns());
+	emit_head(d, "reconcile", mono_ns());
 	json_lit(b, ",\"reason\":\"");
 	json_raw(b, reason, strlen(reason));
 	json_ch(b, '"');
@@ -276,7 +276,7 @@ void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
 	json_u64(b, r->failed);
 	json_key(b, "took_ms");
 	json_fixed(b, took_ns / 1000, 3);
-	tail(d);
+	emit_tail(d);
 }
 
 void emit_start(struct daemon *d)
@@ -285,7 +285,7 @@ void emit_start(struct daemon *d)
 
 	if (!d->has_out)
 		return;
-	head(d, "start", mono_ns());
+	emit_head(d, "start", mono_ns());
 	json_lit(b, ",\"version\":\"" TCPWATCH_VERSION "\"");
 	json_key(b, "abi");
 	json_u64(b, TCPW_ABI_VERSION);
@@ -298,7 +298,7 @@ void emit_start(struct daemon *d)
 	json_u64(b, d->o.filter.netns);
 	json_key(b, "pid");
 	json_u64(b, getpid());
-	tail(d);
+	emit_tail(d);
 }
 
 void emit_stop(struct daemon *d)
@@ -307,12 +307,12 @@ void emit_stop(struct daemon *d)
 
 	if (!d->has_out)
 		return;
-	head(d, "stop", mono_ns());
+	emit_head(d, "stop", mono_ns());
 	json_kinds(b, ",\"events\":", 10, d->events);
 	json_kinds(b, ",\"lost\":", 8, d->drops);
 	json_key(b, "lost_total");
 	json_u64(b, d->lost_total);
 	json_key(b, "sockets");
 	json_u64(b, d->tab.count);
-	tail(d);
+	emit_tail(d);
 }

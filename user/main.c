@@ -19,6 +19,8 @@ static const char usage_top[] =
 "           table and write NDJSON events\n"
 "  ls       list the running daemon's socket table\n"
 "  stats    events, drops, table size and reconcile corrections\n"
+"  diag     what is wrong: the running daemon's open findings, most\n"
+"           severe first\n"
 "  version  print the version\n"
 "\n"
 "`tcpwatch COMMAND --help` describes each command.\n";
@@ -43,12 +45,16 @@ static const char usage_run[] =
 "      --reconcile-s SECONDS    compare with sock_diag this often; 0 =\n"
 "                               only after lost events (default 30)\n"
 "      --tick-ms MS             drain and flush period (default 50)\n"
+"  -T, --threshold KEY=VALUE    tune a diagnostic rule (below)\n"
 "  -v, --verbose                libbpf debug output\n"
+"\n"
+"%s"
 "\n"
 "EXAMPLES\n"
 "  tcpwatch run                       every socket, NDJSON on stdout\n"
 "  tcpwatch run -o /var/log/tcp.ndjson --sample-ms 0\n"
-"  tcpwatch run -N myns -p 443 | jq 'select(.type==\"state\")'\n";
+"  tcpwatch run -N myns -p 443 | jq 'select(.type==\"state\")'\n"
+"  tcpwatch run -T close_wait_s=300 | jq 'select(.type==\"finding\")'\n";
 
 static const char usage_ls[] =
 "usage: tcpwatch ls [OPTIONS]\n"
@@ -66,6 +72,14 @@ static const char usage_ls[] =
 "EXAMPLES\n"
 "  tcpwatch ls -S close-wait        who leaks CLOSE_WAIT sockets\n"
 "  tcpwatch ls -j | jq -s 'group_by(.state)|map({(.[0].state):length})'\n";
+
+static const char usage_diag[] =
+"usage: tcpwatch diag [-j|--json] [-c|--ctl PATH]\n"
+"\n"
+"The running daemon's open findings (TIME_WAIT exhaustion, CLOSE_WAIT\n"
+"leaks, unanswered SYNs, ...), most severe first, with the evidence,\n"
+"why it happens and the usual fix. --json: one finding per line, as\n"
+"in the NDJSON stream. Exit status 0, or 1 if the daemon can't be asked.\n";
 
 static const char usage_stats[] =
 "usage: tcpwatch stats [-j|--json] [-c|--ctl PATH]\n";
@@ -110,6 +124,7 @@ static int cmd_run(int argc, char **argv)
 		{ "sample-ms", required_argument, NULL, 2 },
 		{ "reconcile-s", required_argument, NULL, 3 },
 		{ "tick-ms", required_argument, NULL, 4 },
+		{ "threshold", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -122,10 +137,12 @@ static int cmd_run(int argc, char **argv)
 		.src = { .ring_bytes = 8u << 20, .sample_ms = 1000 },
 	};
 	const char *ctl = NULL;
+	char msg[256];
 	__u32 v;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "s:o:nc:N:p:vh", opts, NULL)) != -1) {
+	diag_opts_default(&o.diag);
+	while ((c = getopt_long(argc, argv, "s:o:nc:N:p:T:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (source_parse_kind(optarg, &o.source)) {
@@ -184,14 +201,20 @@ static int cmd_run(int argc, char **argv)
 				return 2;
 			o.tick_ms = v;
 			break;
+		case 'T':
+			if (diag_opts_set(&o.diag, optarg, msg, sizeof(msg))) {
+				fprintf(stderr, "tcpwatch: %s\n", msg);
+				return 2;
+			}
+			break;
 		case 'v':
 			o.src.verbose = true;
 			break;
 		case 'h':
-			fputs(usage_run, stdout);
+			printf(usage_run, diag_opts_help);
 			return 0;
 		default:
-			fputs(usage_run, stderr);
+			fprintf(stderr, usage_run, diag_opts_help);
 			return 2;
 		}
 	}
@@ -299,6 +322,43 @@ static int cmd_ls(int argc, char **argv)
 	return ctl_request(ctl_path(ctl), req) ? 1 : 0;
 }
 
+static int cmd_diag(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *ctl = NULL;
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'c':
+			ctl = optarg;
+			break;
+		case 'h':
+			fputs(usage_diag, stdout);
+			return 0;
+		default:
+			fputs(usage_diag, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tcpwatch: unexpected argument \"%s\"\n%s",
+			argv[optind], usage_diag);
+		return 2;
+	}
+	return ctl_request(ctl_path(ctl), json ? "diag json=1" : "diag")
+		? 1 : 0;
+}
+
 static int cmd_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -353,6 +413,8 @@ int main(int argc, char **argv)
 		return cmd_ls(argc, argv);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(argc, argv);
+	if (!strcmp(cmd, "diag"))
+		return cmd_diag(argc, argv);
 	fprintf(stderr, "tcpwatch: unknown command \"%s\"\n\n%s", cmd,
 		usage_top);
 	return 2;

@@ -216,14 +216,35 @@ static int discover_proc(struct found_set *fs)
 	return err;
 }
 
-/* Create a sock_diag socket inside the netns at path (inode inum). */
-static int diag_open_in(const char *path, __u32 inum, __u32 self)
+#define RANGE_PATH	"/proc/sys/net/ipv4/ip_local_port_range"
+#define NETSTAT_PATH	"/proc/self/net/netstat"
+
+/* The per-netns files, opened while inside the netns. */
+static void open_files(struct netns_entry *e)
+{
+	__u64 v;
+
+	e->range_fd = open(RANGE_PATH, O_RDONLY | O_CLOEXEC);
+	e->netstat_fd = open(NETSTAT_PATH, O_RDONLY | O_CLOEXEC);
+	e->overflows0 = 0;
+	if (!netns_listen_overflows(e, &v))
+		e->overflows0 = v;
+}
+
+/*
+ * Create a sock_diag socket inside the netns at path (inode inum), and
+ * open the netns's files in e.
+ */
+static int diag_open_in(const char *path, __u32 inum, __u32 self,
+			struct netns_entry *e)
 {
 	struct stat st;
 	int fd, diag, err;
 
-	if (inum == self)
+	if (inum == self) {
+		open_files(e);
 		return sd_open();
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -239,6 +260,7 @@ static int diag_open_in(const char *path, __u32 inum, __u32 self)
 	}
 	close(fd);
 	diag = sd_open();
+	open_files(e);
 	if (setns(home_fd, CLONE_NEWNET)) {
 		/* stranded in a foreign netns: nothing later can be right */
 		err = -errno;
@@ -249,10 +271,82 @@ static int diag_open_in(const char *path, __u32 inum, __u32 self)
 	return diag;
 }
 
+static void close_files(struct netns_entry *e)
+{
+	if (e->diag_fd >= 0)
+		close(e->diag_fd);
+	if (e->range_fd >= 0)
+		close(e->range_fd);
+	if (e->netstat_fd >= 0)
+		close(e->netstat_fd);
+}
+
+static ssize_t read_all(int fd, char *buf, size_t n)
+{
+	ssize_t r;
+
+	if (fd < 0)
+		return -ENOENT;
+	do {
+		r = pread(fd, buf, n - 1, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	buf[r] = 0;
+	return r;
+}
+
+int netns_port_range(struct netns_entry *e, __u32 *lo, __u32 *hi)
+{
+	unsigned int a, b;
+	char buf[64];
+	ssize_t r = read_all(e->range_fd, buf, sizeof(buf));
+
+	if (r < 0)
+		return (int)r;
+	if (sscanf(buf, "%u %u", &a, &b) != 2 || !a || a > b || b > 65535)
+		return -EINVAL;
+	*lo = a;
+	*hi = b;
+	return 0;
+}
+
+/*
+ * /proc/net/netstat is pairs of lines, names then values:
+ *   TcpExt: SyncookiesSent ... ListenOverflows ...
+ *   TcpExt: 0 ... 12 ...
+ */
+int netns_listen_overflows(struct netns_entry *e, __u64 *v)
+{
+	static char buf[16384];
+	char *names, *vals, *sn, *sv, *n, *x;
+	ssize_t r = read_all(e->netstat_fd, buf, sizeof(buf));
+
+	if (r < 0)
+		return (int)r;
+	names = strstr(buf, "TcpExt:");
+	if (!names)
+		return -ENOENT;
+	vals = strstr(names + 7, "TcpExt:");
+	if (!vals)
+		return -ENOENT;
+	*strchrnul(names, '\n') = 0;
+	*strchrnul(vals, '\n') = 0;
+	n = strtok_r(names + 7, " ", &sn);
+	x = strtok_r(vals + 7, " ", &sv);
+	for (; n && x; n = strtok_r(NULL, " ", &sn),
+	     x = strtok_r(NULL, " ", &sv)) {
+		if (!strcmp(n, "ListenOverflows")) {
+			*v = strtoull(x, NULL, 10);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static void entry_drop(struct netns_set *set, int i)
 {
-	if (set->v[i].diag_fd >= 0)
-		close(set->v[i].diag_fd);
+	close_files(&set->v[i]);
 	memmove(&set->v[i], &set->v[i + 1],
 		(set->n - i - 1) * sizeof(set->v[0]));
 	set->n--;
@@ -301,27 +395,31 @@ int netns_refresh(struct netns_set *set, __u32 only)
 			have = set->v[j].inum == f->inum;
 		if (have)
 			continue;
-		fd = diag_open_in(f->path, f->inum, self);
-		if (fd == -ESRCH || fd == -ENOENT)
-			continue;	/* it went away meanwhile */
-		if (fd < 0) {
-			err = fd;
-			goto out;
-		}
 		if (set->n == set->cap) {
 			int cap = set->cap ? set->cap * 2 : 8;
 			struct netns_entry *v;
 
 			v = realloc(set->v, cap * sizeof(*v));
 			if (!v) {
-				close(fd);
 				err = -ENOMEM;
 				goto out;
 			}
 			set->v = v;
 			set->cap = cap;
 		}
-		e = &set->v[set->n++];
+		e = &set->v[set->n];
+		memset(e, 0, sizeof(*e));
+		e->diag_fd = e->range_fd = e->netstat_fd = -1;
+		fd = diag_open_in(f->path, f->inum, self, e);
+		if (fd < 0)
+			close_files(e);
+		if (fd == -ESRCH || fd == -ENOENT)
+			continue;	/* it went away meanwhile */
+		if (fd < 0) {
+			err = fd;
+			goto out;
+		}
+		set->n++;
 		e->inum = f->inum;
 		e->diag_fd = fd;
 		snprintf(e->name, sizeof(e->name), "%s", f->name);
@@ -337,8 +435,7 @@ out:
 void netns_free(struct netns_set *set)
 {
 	for (int i = 0; i < set->n; i++)
-		if (set->v[i].diag_fd >= 0)
-			close(set->v[i].diag_fd);
+		close_files(&set->v[i]);
 	free(set->v);
 	set->v = NULL;
 	set->n = set->cap = 0;

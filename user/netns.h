@@ -12,6 +12,11 @@
 struct netns_entry {
 	__u32 inum;		/* the id events carry */
 	int diag_fd;		/* sock_diag socket living in that netns */
+	/* Files opened inside the netns: /proc/sys/net and /proc/net
+	 * show the opener's netns for as long as they stay open. */
+	int range_fd;		/* net.ipv4.ip_local_port_range */
+	int netstat_fd;		/* /proc/net/netstat (TcpExt) */
+	__u64 overflows0;	/* TcpExtListenOverflows when first seen */
 	char name[64];		/* /run/netns name, or "pid:N" */
 };
 
@@ -31,5 +36,9 @@ int netns_resolve(const char *spec, __u32 *inum);
  */
 int netns_refresh(struct netns_set *set, __u32 only);
 void netns_free(struct netns_set *set);
+/* The netns's ephemeral port range; -errno if unknown. */
+int netns_port_range(struct netns_entry *e, __u32 *lo, __u32 *hi);
+/* Its TcpExtListenOverflows counter; -errno if unknown. */
+int netns_listen_overflows(struct netns_entry *e, __u64 *v);
 
 #endif

@@ -119,6 +119,19 @@ static int scan_pid(int proc_fd, int pid, owner_want_cb want,
 	return count;
 }
 
+int owner_scan_pid(pid_t pid, owner_want_cb want, owner_found_cb found,
+		   void *ctx)
+{
+	int proc_fd, count;
+
+	proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		return -errno;
+	count = scan_pid(proc_fd, pid, want, found, ctx);
+	close(proc_fd);
+	return count;
+}
+
 int owner_scan(owner_want_cb want, owner_found_cb found, void *ctx)
 {
 	struct dirent *de;

@@ -19,6 +19,9 @@ typedef bool (*owner_want_cb)(void *ctx, __u32 inode);
 
 /* Walk /proc; returns the number found or -errno. */
 int owner_scan(owner_want_cb want, owner_found_cb found, void *ctx);
+/* The same for one process only. */
+int owner_scan_pid(pid_t pid, owner_want_cb want, owner_found_cb found,
+		   void *ctx);
 /* Read /proc/PID/comm; returns 0 or -errno. */
 int owner_comm(pid_t pid, char comm[16]);
 

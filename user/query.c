@@ -285,6 +285,20 @@ static void stats_text(struct daemon *d, struct jbuf *b)
 	    (unsigned long long)d->rec_removed,
 	    (unsigned long long)d->rec_changed,
 	    (unsigned long long)d->rec_owners);
+	{
+		__u64 op, res, sup;
+		__u32 open = findings_open(d->diag.f, &op, &res, &sup);
+
+		OUT("findings        %u open: %llu opened, %llu resolved, %llu suppressed\n",
+		    open, (unsigned long long)op, (unsigned long long)res,
+		    (unsigned long long)sup);
+		OUT("diag            %llu sweeps, %.2f ms mean, %.2f ms max; %u peers, %llu not counted\n",
+		    (unsigned long long)d->diag.sweeps,
+		    d->diag.sweeps ? d->diag.sweep_ns_total / 1e6 /
+				     d->diag.sweeps : 0.0,
+		    d->diag.sweep_ns_max / 1e6, d->diag.count,
+		    (unsigned long long)d->diag.agg_full);
+	}
 	OUT("output          %llu records, %llu bytes\n",
 	    (unsigned long long)d->lines,
 	    (unsigned long long)(d->out.written + d->out.len));
@@ -344,6 +358,32 @@ static void stats_json(struct daemon *d, struct jbuf *b)
 	json_key(b, "owners");
 	json_u64(b, d->rec_owners);
 	json_ch(b, '}');
+	{
+		__u64 op, res, sup;
+		__u32 open = findings_open(d->diag.f, &op, &res, &sup);
+
+		json_lit(b, ",\"findings\":{\"open\":");
+		json_u64(b, open);
+		json_key(b, "opened");
+		json_u64(b, op);
+		json_key(b, "resolved");
+		json_u64(b, res);
+		json_key(b, "suppressed");
+		json_u64(b, sup);
+		json_ch(b, '}');
+		json_lit(b, ",\"diag\":{\"sweeps\":");
+		json_u64(b, d->diag.sweeps);
+		json_key(b, "sweep_us_mean");
+		json_u64(b, d->diag.sweeps ? d->diag.sweep_ns_total / 1000 /
+					     d->diag.sweeps : 0);
+		json_key(b, "sweep_us_max");
+		json_u64(b, d->diag.sweep_ns_max / 1000);
+		json_key(b, "peers");
+		json_u64(b, d->diag.count);
+		json_key(b, "peers_full");
+		json_u64(b, d->diag.agg_full);
+		json_ch(b, '}');
+	}
 	json_key(b, "output_records");
 	json_u64(b, d->lines);
 	json_key(b, "output_bytes");

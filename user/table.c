@@ -612,6 +612,8 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 				     ev->ts_ns + TCP_TIMEWAIT_NS);
 	}
 	record(e, old, new, ev->ts_ns);
+	if (new == TCPW_SYN_SENT)
+		e->flags |= SOCK_ACTIVE;
 	/*
 	 * The local peer's FIN reached us: its CLOSE_WAIT -> LAST_ACK
 	 * (FIN sent) or LAST_ACK -> CLOSE (our ACK of it arrived; covers

@@ -36,6 +36,7 @@ enum owner_src {
 #define SOCK_TW		0x10	/* a kernel timewait socket now (TIME_WAIT,
 				 * or an orphan's FIN_WAIT2): in the tuple
 				 * index and the expiry FIFO */
+#define SOCK_ACTIVE	0x20	/* opened by connect() (seen in SYN_SENT) */
 
 struct sock_trans {
 	__u32 ms;		/* since birth */
