@@ -445,6 +445,16 @@ static int bench_mem(__u32 n)
 	       d.tab.count, alloc, (double)alloc / d.tab.count, rss1 - rss0,
 	       (double)(rss1 - rss0) / d.tab.count, sizeof(struct sock_entry),
 	       d.tab.cap, d.tab.mask + 1);
+	/* The diagnostics' sweep walks the whole table once per sweep_ms. */
+	{
+		__u64 t0 = mono_ns(), took;
+
+		d.diag.next_sweep_ns = 0;
+		diag_sweep(&d, now_ns);
+		took = mono_ns() - t0;
+		printf("sweep sockets=%u ms=%.2f ns_per_sock=%.1f\n",
+		       d.tab.count, took / 1e6, (double)took / d.tab.count);
+	}
 	daemon_free(&d);
 	return 0;
 }
