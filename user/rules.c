@@ -181,6 +181,7 @@ struct ns_info {
 	__u32 inum;
 	__u32 lo, hi;		/* ephemeral range; hi 0 = unknown */
 	bool listeners;		/* the table holds a LISTEN socket here */
+	bool watch;		/* flow-control candidates here */
 	bool synack;		/* a listener here retransmits SYN-ACKs */
 	bool cw;		/* CLOSE_WAIT candidates here */
 };
@@ -197,6 +198,7 @@ struct tw_group {
 struct watch {			/* a socket in a zero-window condition */
 	__u64 cookie;
 	__u64 snd_since, rcv_since;	/* 0: not in that condition */
+	bool checked;		/* sock_diag confirmed it this sweep */
 };
 
 struct cw_sock {
@@ -346,12 +348,29 @@ static struct tw_group *tw_group(struct sweep *s, const struct sock_entry *e)
 	return &s->tw[s->ntw++];
 }
 
+/* The current watch list is sorted by cookie (verify_windows). */
 static struct watch *watch_find(struct watch *v, __u32 n, __u64 cookie)
 {
-	for (__u32 i = 0; i < n; i++)
-		if (v[i].cookie == cookie)
-			return &v[i];
+	__u32 lo = 0, hi = n;
+
+	while (lo < hi) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (v[mid].cookie == cookie)
+			return &v[mid];
+		if (v[mid].cookie < cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
+}
+
+static int cmp_watch(const void *a, const void *b)
+{
+	const struct watch *x = a, *y = b;
+
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
 /* ---- the table walk ------------------------------------------------------ */
@@ -445,6 +464,10 @@ static void walk_socket(struct daemon *d, struct sweep *s,
 		old = watch_find(s->watch, s->nwatch, e->cookie);
 		w = &s->watch_next[s->nwatch_next++];
 		w->cookie = e->cookie;
+		w->checked = false;
+		n = ns_info(d, s, e->netns);
+		if (n)
+			n->watch = true;
 		w->snd_since = snd ? (old && old->snd_since ? old->snd_since
 						     : now) : 0;
 		w->rcv_since = rcv ? (old && old->rcv_since ? old->rcv_since
@@ -997,11 +1020,78 @@ static void rule_listeners(struct daemon *d, struct sweep *s, __u64 now)
 
 /* ---- rule 6: flow control ------------------------------------------------ */
 
+struct win_ctx {
+	struct daemon *d;
+	struct sweep *s;
+};
+
+/*
+ * tcp_probe samples are rate-limited and come only with incoming
+ * segments, so the last one can be stale: a queue that drained right
+ * after it, then went idle, would look full forever. The kernel's own
+ * view of each candidate settles it.
+ */
+static int win_dump_cb(void *ctx, const struct sd_sock *x)
+{
+	struct win_ctx *c = ctx;
+	struct watch *w = watch_find(c->s->watch, c->s->nwatch, x->cookie);
+	struct sock_entry *e;
+
+	if (!w || !x->has_mem)
+		return 0;
+	e = table_find(&c->d->tab, x->cookie);
+	if (!e)
+		return 0;
+	w->checked = true;
+	e->snap.rcv_queued = x->rqueue;
+	e->snap.rcvbuf = x->rcvbuf;
+	e->snap.sndbuf = x->sndbuf;
+	e->snap.wmem_queued = x->wmem_queued;
+	if (x->has_info)	/* tcpi_snd_wnd: 5.4+ */
+		e->snap.snd_wnd = x->snd_wnd;
+	if (x->has_wnd)		/* tcpi_rcv_wnd: 6.2+ */
+		e->snap.rcv_wnd = x->rcv_wnd;
+	return 0;
+}
+
+static void verify_windows(struct daemon *d, struct sweep *s)
+{
+	struct diag *g = &d->diag;
+	struct win_ctx c = { .d = d, .s = s };
+
+	qsort(s->watch, s->nwatch, sizeof(*s->watch), cmp_watch);
+	for (__u32 i = 0; i < s->nns; i++) {
+		struct netns_entry *ne = ns_entry(d, s->ns[i].inum);
+
+		if (s->ns[i].watch && ne)
+			sd_dump(ne->diag_fd, (1u << TCPW_ESTABLISHED) |
+				(1u << TCPW_CLOSE_WAIT), win_dump_cb, &c);
+	}
+	for (__u32 i = 0; i < s->nwatch; i++) {
+		struct watch *w = &s->watch[i];
+		struct sock_entry *e = table_find(&d->tab, w->cookie);
+		const struct sock_snap *p;
+
+		if (!e || !w->checked) {
+			w->snd_since = w->rcv_since = 0;	/* gone */
+			continue;
+		}
+		p = &e->snap;
+		if (!(p->wmem_queued && (!p->snd_wnd ||
+		      p->wmem_queued >= g->o.buf_fill * p->sndbuf)))
+			w->snd_since = 0;
+		if (!(p->rcv_queued && (!p->rcv_wnd ||
+		      p->rcv_queued >= g->o.rcv_fill * p->rcvbuf)))
+			w->rcv_since = 0;
+	}
+}
+
 static void rule_windows(struct daemon *d, struct sweep *s, __u64 now)
 {
 	struct diag *g = &d->diag;
 	__u64 hold = g->o.zero_window_s * NS;
 
+	verify_windows(d, s);
 	for (__u32 i = 0; i < s->nwatch; i++) {
 		struct watch *w = &s->watch[i];
 		struct sock_entry *e = table_find(&d->tab, w->cookie);

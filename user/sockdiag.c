@@ -71,8 +71,10 @@ static void parse_info(const void *p, size_t len, struct sd_sock *s)
 		s->bytes_received = ti.tcpi_bytes_received;
 	if (len >= TI_END(tcpi_snd_wnd))
 		s->snd_wnd = ti.tcpi_snd_wnd;
-	if (len >= TI_RCV_WND_OFF + sizeof(__u32))
+	if (len >= TI_RCV_WND_OFF + sizeof(__u32)) {
 		s->rcv_wnd = rcv_wnd;
+		s->has_wnd = true;
+	}
 }
 
 static void parse_mem(const void *p, size_t len, struct sd_sock *s)

@@ -40,6 +40,7 @@ struct sd_sock {
 	__u8 state;		/* enum tcpw_state */
 	bool has_info;
 	bool has_mem;
+	bool has_wnd;		/* snd_wnd and rcv_wnd are known (6.2+) */
 	__u8 saddr[16];		/* network order, IPv4 in the first 4 */
 	__u8 daddr[16];
 };

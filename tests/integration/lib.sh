@@ -113,10 +113,18 @@ events() {
 	cat "$DIR/events.ndjson"
 }
 
-# bg NAME CMD...: run in the background, output in $DIR/NAME.out
+# bg NAME CMD...: run in the background, output in $DIR/NAME.out.
+# `bg NAME nsx CMD` runs ip netns exec itself, not the nsx function: a
+# function would run in a forked shell, $! would be that shell, and
+# killing it (a test, or the cleanup) would leave CMD running, holding
+# the deleted netns. ip netns exec execs CMD, so $! is CMD's pid.
 bg() {
 	local name=$1
 	shift
+	if [[ $1 == nsx ]]; then
+		shift
+		set -- ip netns exec "$NS" "$@"
+	fi
 	"$@" > "$DIR/$name.out" 2>&1 &
 	PIDS+=($!)
 	eval "JOB_$name=$!"

@@ -4,21 +4,33 @@
  * assert on. It prints one line per step ("listening 8080",
  * "connected 41234", "accepted 41234") so a test can wait for it.
  *
- *   tcpx server [opts] PORT    listen, accept, then per connection:
- *       (default) read to EOF, close     --hold     never close
+ *   tcpx server [opts] PORT    listen, accept (-n 0: forever), then per
+ *                              connection:
+ *       (default) read to EOF, close     --hold     never close, never read
  *       --close-first  close at once    --no-accept never accept
  *       --echo         echo what it reads
+ *       --stall        read nothing until SIGUSR1 ("reading"), then
+ *                      read to EOF, close
  *   tcpx client [opts] PORT    connect, send, then:
  *       (default) close at once           --linger0  close with RST
  *       --wait-eof  shutdown, wait for the peer's FIN, close
- *       --hold      keep it open until killed
+ *       --hold      keep it open until killed ("sent N" once sent)
+ *       --flood     write -s bytes (default 64 KiB) per write, every -i
+ *                   ms, until killed or the write fails
+ *       --loop      -n connections (0: until a connect fails), one line
+ *                   at the end: "connects N", "refused N", "timeouts N",
+ *                   "stopped ERRNO" if a connect error ended it
  *   tcpx simclose [opts] PORT  both ends in one process: shutdown both,
  *                              wait for both FINs, close
+ *   tcpx now                   print CLOCK_MONOTONIC in ns (the clock of
+ *                              the daemon's ts_ns)
  * options: -6 (IPv6), -a ADDR, -n COUNT, -s BYTES to send, -b BACKLOG,
- *          -t SECONDS timeout for waits (default 10)
+ *          -t SECONDS timeout for waits and connects (default 10),
+ *          -i MS pause between connections (--loop) or writes (--flood)
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,14 +41,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct {
 	int family;
 	const char *addr;
-	int count, backlog, send_bytes, timeout_s;
+	int count, backlog, send_bytes, timeout_s, interval_ms;
 	bool hold, close_first, no_accept, echo, linger0, wait_eof;
+	bool stall, flood, loop;
 } o = { .family = AF_INET, .count = 1, .backlog = 128, .timeout_s = 10 };
+
+static volatile sig_atomic_t got_usr1;
+
+static void on_usr1(int sig)
+{
+	got_usr1 = 1;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+
+	while (ms > 0 && nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
 
 static void die(const char *what)
 {
@@ -152,18 +181,73 @@ static int do_listen(int port)
 	return fd;
 }
 
-static int do_connect(int port)
+static const char *errname(int e)
+{
+	switch (e) {
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case ECONNRESET: return "ECONNRESET";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case ENETUNREACH: return "ENETUNREACH";
+	default: return strerror(e);
+	}
+}
+
+/*
+ * Nonblocking connect that gives up after -t seconds (closing the
+ * SYN_SENT socket, as an application timeout would): the socket, or -1
+ * with errno set (ETIME for our own timeout).
+ */
+static int try_connect(int port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_sa(&ss, port);
-	int fd = socket(o.family, SOCK_STREAM, 0);
+	socklen_t len = make_sa(&ss, port), elen = sizeof(int);
+	int fd = socket(o.family, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
 
 	if (fd < 0)
 		die("socket");
 	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		for (;;) {
+			int n = poll(&p, 1, o.timeout_s * 1000);
+
+			if (n > 0)
+				break;
+			if (n == 0) {
+				errno = ETIME;
+				goto fail;
+			}
+			if (errno != EINTR)
+				goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen))
+			goto fail;
+		if (err) {
+			errno = err;
+			goto fail;
+		}
+	}
+	/* blocking again: writes and reads below wait as before */
+	if (fcntl(fd, F_SETFL, 0))
+		die("fcntl");
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+static int do_connect(int port)
+{
+	int fd = try_connect(port);
+
+	if (fd < 0) {
 		printf("error connect %s\n",
-		       errno == ECONNREFUSED ? "ECONNREFUSED" :
-		       errno == ETIMEDOUT ? "ETIMEDOUT" : strerror(errno));
+		       errno == ETIME ? "timeout" : errname(errno));
 		fflush(stdout);
 		exit(3);
 	}
@@ -184,17 +268,33 @@ static int server(int port)
 	fflush(stdout);
 	if (o.no_accept)
 		hold_forever();
-	for (int i = 0; i < o.count; i++) {
+	for (int i = 0; o.count == 0 || i < o.count; i++) {
 		int fd = accept(lfd, NULL, NULL);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
 			die("accept");
+		}
 		printf("accepted %d\n", peer_port(fd));
 		fflush(stdout);
 		if (o.linger0)
 			set_linger0(fd);
 		if (o.hold)
 			continue;	/* leak it: CLOSE_WAIT when the peer closes */
+		if (o.stall) {	/* the peer's writes fill our receive queue */
+			sigset_t usr1, old;
+
+			/* no lost wakeup between the test and the wait */
+			sigemptyset(&usr1);
+			sigaddset(&usr1, SIGUSR1);
+			sigprocmask(SIG_BLOCK, &usr1, &old);
+			while (!got_usr1)
+				sigsuspend(&old);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			printf("reading\n");
+			fflush(stdout);
+		}
 		if (!o.close_first)
 			read_to_eof(fd, o.echo);
 		close(fd);
@@ -205,15 +305,82 @@ static int server(int port)
 	return 0;
 }
 
+/* Write forever (until killed or the peer goes away), paced by -i. */
+static void flood(int fd)
+{
+	static char buf[1 << 20];
+	size_t n = o.send_bytes ? (size_t)o.send_bytes : 65536;
+
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	memset(buf, 'x', n);
+	printf("flooding\n");
+	fflush(stdout);
+	for (;;) {
+		if (write(fd, buf, n) < 0 && errno != EINTR)
+			die("write");
+		pause_ms(o.interval_ms);
+	}
+}
+
+/*
+ * Connect -n times (0: until a connect fails), closing each at once
+ * (or with a reset, --linger0); refused and timed-out connects are
+ * counted and the loop goes on, any other connect error ends it.
+ */
+static int client_loop(int port)
+{
+	int connects = 0, refused = 0, timeouts = 0, stop = 0;
+
+	for (int i = 0; o.count == 0 || i < o.count; i++) {
+		int fd;
+
+		if (i && o.interval_ms)
+			pause_ms(o.interval_ms);
+		fd = try_connect(port);
+		if (fd < 0) {
+			if (errno == ECONNREFUSED) {
+				refused++;
+				continue;
+			}
+			if (errno == ETIME || errno == ETIMEDOUT) {
+				timeouts++;
+				continue;
+			}
+			stop = errno;
+			break;
+		}
+		connects++;
+		if (o.send_bytes)
+			send_bytes(fd, o.send_bytes);
+		if (o.linger0)
+			set_linger0(fd);
+		close(fd);
+	}
+	printf("connects %d\nrefused %d\ntimeouts %d\n",
+	       connects, refused, timeouts);
+	if (stop)
+		printf("stopped %s\n", errname(stop));
+	fflush(stdout);
+	return 0;
+}
+
 static int client(int port)
 {
+	if (o.loop)
+		return client_loop(port);
 	for (int i = 0; i < o.count; i++) {
 		int fd = do_connect(port);
 
 		printf("connected %d\n", local_port(fd));
 		fflush(stdout);
-		if (o.send_bytes)
+		if (o.flood)
+			flood(fd);
+		if (o.send_bytes) {
 			send_bytes(fd, o.send_bytes);
+			printf("sent %d\n", o.send_bytes);
+			fflush(stdout);
+		}
 		if (o.hold)
 			hold_forever();
 		if (o.linger0) {
@@ -265,18 +432,28 @@ int main(int argc, char **argv)
 		{ "echo", no_argument, NULL, 4 },
 		{ "linger0", no_argument, NULL, 5 },
 		{ "wait-eof", no_argument, NULL, 6 },
+		{ "stall", no_argument, NULL, 7 },
+		{ "flood", no_argument, NULL, 8 },
+		{ "loop", no_argument, NULL, 9 },
 		{}
 	};
 	const char *mode;
 	int c, port;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT\n");
+		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT | tcpx now\n");
 		return 2;
 	}
 	mode = argv[1];
+	if (!strcmp(mode, "now")) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+		return 0;
+	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "6a:n:s:b:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "6a:n:s:b:t:i:", opts, NULL)) != -1) {
 		switch (c) {
 		case '6': o.family = AF_INET6; break;
 		case 'a': o.addr = optarg; break;
@@ -284,17 +461,21 @@ int main(int argc, char **argv)
 		case 's': o.send_bytes = atoi(optarg); break;
 		case 'b': o.backlog = atoi(optarg); break;
 		case 't': o.timeout_s = atoi(optarg); break;
+		case 'i': o.interval_ms = atoi(optarg); break;
 		case 1: o.hold = true; break;
 		case 2: o.close_first = true; break;
 		case 3: o.no_accept = true; break;
 		case 4: o.echo = true; break;
 		case 5: o.linger0 = true; break;
 		case 6: o.wait_eof = true; break;
+		case 7: o.stall = true; break;
+		case 8: o.flood = true; break;
+		case 9: o.loop = true; break;
 		default: return 2;
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT\n");
+		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT | tcpx now\n");
 		return 2;
 	}
 	port = atoi(argv[optind]);
@@ -302,6 +483,7 @@ int main(int argc, char **argv)
 	printf("pid %d\n", getpid());
 	fflush(stdout);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, on_usr1);
 	if (!strcmp(mode, "server"))
 		return server(port);
 	if (!strcmp(mode, "client"))
