@@ -218,6 +218,7 @@ static int discover_proc(struct found_set *fs)
 
 #define RANGE_PATH	"/proc/sys/net/ipv4/ip_local_port_range"
 #define NETSTAT_PATH	"/proc/self/net/netstat"
+#define TW_REUSE_PATH	"/proc/sys/net/ipv4/tcp_tw_reuse"
 
 /* The per-netns files, opened while inside the netns. */
 static void open_files(struct netns_entry *e)
@@ -226,6 +227,7 @@ static void open_files(struct netns_entry *e)
 
 	e->range_fd = open(RANGE_PATH, O_RDONLY | O_CLOEXEC);
 	e->netstat_fd = open(NETSTAT_PATH, O_RDONLY | O_CLOEXEC);
+	e->tw_reuse_fd = open(TW_REUSE_PATH, O_RDONLY | O_CLOEXEC);
 	e->overflows0 = 0;
 	if (!netns_listen_overflows(e, &v))
 		e->overflows0 = v;
@@ -279,6 +281,8 @@ static void close_files(struct netns_entry *e)
 		close(e->range_fd);
 	if (e->netstat_fd >= 0)
 		close(e->netstat_fd);
+	if (e->tw_reuse_fd >= 0)
+		close(e->tw_reuse_fd);
 }
 
 static ssize_t read_all(int fd, char *buf, size_t n)
@@ -308,6 +312,18 @@ int netns_port_range(struct netns_entry *e, __u32 *lo, __u32 *hi)
 		return -EINVAL;
 	*lo = a;
 	*hi = b;
+	return 0;
+}
+
+int netns_tw_reuse(struct netns_entry *e, __u32 *v)
+{
+	char buf[16];
+	ssize_t r = read_all(e->tw_reuse_fd, buf, sizeof(buf));
+
+	if (r < 0)
+		return (int)r;
+	if (sscanf(buf, "%u", v) != 1)
+		return -EINVAL;
 	return 0;
 }
 
@@ -410,6 +426,7 @@ int netns_refresh(struct netns_set *set, __u32 only)
 		e = &set->v[set->n];
 		memset(e, 0, sizeof(*e));
 		e->diag_fd = e->range_fd = e->netstat_fd = -1;
+		e->tw_reuse_fd = -1;
 		fd = diag_open_in(f->path, f->inum, self, e);
 		if (fd < 0)
 			close_files(e);

@@ -16,6 +16,7 @@ struct netns_entry {
 	 * show the opener's netns for as long as they stay open. */
 	int range_fd;		/* net.ipv4.ip_local_port_range */
 	int netstat_fd;		/* /proc/net/netstat (TcpExt) */
+	int tw_reuse_fd;	/* net.ipv4.tcp_tw_reuse */
 	__u64 overflows0;	/* TcpExtListenOverflows when first seen */
 	char name[64];		/* /run/netns name, or "pid:N" */
 };
@@ -38,6 +39,8 @@ int netns_refresh(struct netns_set *set, __u32 only);
 void netns_free(struct netns_set *set);
 /* The netns's ephemeral port range; -errno if unknown. */
 int netns_port_range(struct netns_entry *e, __u32 *lo, __u32 *hi);
+/* Its net.ipv4.tcp_tw_reuse (0, 1, 2: loopback only); -errno. */
+int netns_tw_reuse(struct netns_entry *e, __u32 *v);
 /* Its TcpExtListenOverflows counter; -errno if unknown. */
 int netns_listen_overflows(struct netns_entry *e, __u64 *v);
 

@@ -180,6 +180,7 @@ static double span_s(const struct diag *g, const struct agg *a, __u64 now)
 struct ns_info {
 	__u32 inum;
 	__u32 lo, hi;		/* ephemeral range; hi 0 = unknown */
+	__u32 tw_reuse;		/* net.ipv4.tcp_tw_reuse; 0 if unknown */
 	bool listeners;		/* the table holds a LISTEN socket here */
 	bool watch;		/* flow-control candidates here */
 	bool synack;		/* a listener here retransmits SYN-ACKs */
@@ -303,8 +304,10 @@ static struct ns_info *ns_info(struct daemon *d, struct sweep *s,
 	memset(n, 0, sizeof(*n));
 	n->inum = inum;
 	e = ns_entry(d, inum);
-	if (e)
+	if (e) {
 		netns_port_range(e, &n->lo, &n->hi);
+		netns_tw_reuse(e, &n->tw_reuse);
+	}
 	s->ns_last = s->nns;
 	return &s->ns[s->nns++];
 }
@@ -477,6 +480,25 @@ static void walk_socket(struct daemon *d, struct sweep *s,
 
 /* ---- rule 1: TIME_WAIT and the ephemeral port range ------------------- */
 
+static bool is_loopback(__u16 family, const __u8 *a)
+{
+	static const __u8 v6_lo[16] = { [15] = 1 };
+
+	return family == AF_INET ? a[0] == 127 : !memcmp(a, v6_lo, 16);
+}
+
+/*
+ * With tcp_tw_reuse (1; 2: loopback only, the default since 5.x),
+ * connect() may take over a TIME_WAIT port older than 1 s: the pile-up
+ * is real, but it does not exhaust the range.
+ */
+static bool tw_reusable(const struct ns_info *n, const struct tw_group *t)
+{
+	return n->tw_reuse == 1 ||
+	       (n->tw_reuse == 2 && (is_loopback(t->family, t->daddr) ||
+				     is_loopback(t->family, t->saddr)));
+}
+
 static void rule_time_wait(struct daemon *d, struct sweep *s, __u64 now)
 {
 	struct diag *g = &d->diag;
@@ -490,13 +512,17 @@ static void rule_time_wait(struct daemon *d, struct sweep *s, __u64 now)
 		double range, frac, rate, exhaust = -1;
 		enum severity sev;
 		struct fbuf *f = &s->f;
+		bool reuse;
 
 		if (!t->tw || !n || !n->hi)
 			continue;
+		reuse = tw_reusable(n, t);
 		range = n->hi - n->lo + 1;
 		frac = t->tw / range;
 		rate = t->recent / win;
-		if (t->in_use >= range)
+		if (reuse)
+			exhaust = -1;
+		else if (t->in_use >= range)
 			exhaust = 0;
 		else if (rate > 0 &&
 			 rate * TIME_WAIT_S + (t->in_use - t->tw) >= range)
@@ -506,6 +532,8 @@ static void rule_time_wait(struct daemon *d, struct sweep *s, __u64 now)
 			continue;
 		sev = frac >= g->o.tw_critical || (exhaust >= 0 && exhaust <= 10)
 			? SEV_CRITICAL : SEV_WARNING;
+		if (reuse)
+			sev = SEV_INFO;
 
 		fbuf_reset(f);
 		subj_open(&f->subj, t->netns, t->family);
@@ -527,13 +555,19 @@ static void rule_time_wait(struct daemon *d, struct sweep *s, __u64 now)
 			json_real(&f->ev, exhaust);
 		else
 			json_lit(&f->ev, "null");
+		KEY_NUM(&f->ev, "tw_reuse", n->tw_reuse);
 		json_lit(&f->ev, ",\"active_closer\":\"local\",\"time_wait_s\":60}");
 
 		ep(sa, t->family, t->saddr);
 		ep(da, t->family, t->daddr);
 		snprintf(f->key, sizeof(f->key), "%u/%s/%s:%u", t->netns, sa,
 			 da, t->dport);
-		if (exhaust >= 0)
+		if (reuse)
+			snprintf(f->summary, sizeof(f->summary),
+				 "%s -> %s:%u: %u TIME_WAIT sockets hold %.0f%% of the %.0f ephemeral ports (%u-%u); closing %.1f/s; tcp_tw_reuse=%u lets connect() reuse them",
+				 sa, da, t->dport, t->tw, frac * 100, range,
+				 n->lo, n->hi, rate, n->tw_reuse);
+		else if (exhaust >= 0)
 			snprintf(f->summary, sizeof(f->summary),
 				 "%s -> %s:%u: %u TIME_WAIT sockets hold %.0f%% of the %.0f ephemeral ports (%u-%u); closing %.1f/s, the range runs out in %.0f s",
 				 sa, da, t->dport, t->tw, frac * 100, range,

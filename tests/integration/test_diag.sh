@@ -143,7 +143,8 @@ test_diag_time_wait() {
 		.subject.saddr == "127.0.0.1" and .subject.daddr == "127.0.0.1" and
 		(.subject | has("netns"))' "subject"
 	check "$rec" '.evidence.range_lo == 40000 and .evidence.range_hi == 40099 and
-		.evidence.range == 100' "the netns's port range"
+		.evidence.range == 100 and .evidence.tw_reuse == 0' \
+		"the netns's port range and tcp_tw_reuse"
 	check "$rec" '.evidence.fraction >= 0.5 and
 		(if .evidence.fraction >= 0.9 then .severity == "critical"
 		 else .severity == "warning" end)' "opened at tw_fraction, severity"
