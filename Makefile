@@ -96,7 +96,7 @@ $(B)/tests/test_%: tests/unit/test_%.c tests/unit/*.h $(SAN_LIB_OBJS) | $(B)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(SAN_LIB_OBJS) \
 		$(LDLIBS) -ljson-c -o $@
 
-$(B)/tests/%: tests/tools/%.c | $(B)
+$(B)/tests/%: tests/tools/%.c include/uapi/tcpwatch.h | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
 
@@ -145,7 +145,7 @@ $(B)/bench/churn: tests/bench/churn.c | $(B)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
 
-$(B)/bench/replay: tests/bench/replay.c $(LIB_OBJS) | $(B)
+$(B)/bench/replay: tests/bench/replay.c $(LIB_OBJS) user/*.h | $(B)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
