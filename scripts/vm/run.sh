@@ -14,7 +14,7 @@
 #                      with an image, modules and headers installed)
 #   TCPW_VM_KVM=1      use KVM (opt-in; TCG is the default, KVM fails on
 #                      some hosts)
-#   TCPW_VM_TIMEOUT    seconds before the VM is killed (default 540)
+#   TCPW_VM_TIMEOUT    seconds before the VM is killed (default 1500)
 #   TCPW_VM_MEM / TCPW_VM_SMP   memory in MiB (2048) / CPUs (2)
 #
 # Prints one "ok NAME" / "FAIL NAME" line per test, ends with
@@ -149,7 +149,7 @@ main() {
 	append+=" tcpw.repo=$repo ${cmdline_build:-}"
 
 	t_boot=$(date +%s.%N)
-	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-540}" \
+	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-1500}" \
 		"$qemu" "${accel[@]}" -smp "${TCPW_VM_SMP:-2}" -m "${TCPW_VM_MEM:-2048}" \
 		-nographic -no-reboot -nic none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$vm/initramfs.cpio.gz" \
