@@ -11,7 +11,8 @@
  *
  * Cost rules: filters first; one ring reservation per event; no wakeup
  * unless the ring holds wakeup_bytes (the daemon drains on a timer tick
- * otherwise); counters are per-CPU slots.
+ * otherwise); no atomic operation on the way of a record that is not
+ * lost (the daemon counts what it receives; drops are counted here).
  */
 #include "kernel_types.h"
 #include <stdbool.h>
@@ -28,26 +29,23 @@ _Static_assert(sizeof(struct tcpw_event) == TCPW_EVENT_SIZE,
 #define SOCK_DONE	1	/* enum sock_flags, include/net/sock.h */
 #define TCPW_MAX_PORTS	8	/* == SOURCE_MAX_PORTS, checked in user/ */
 #define TCPW_CPU_SLOTS	128	/* power of two; CPUs beyond share slots */
-#define TCPW_KIND_SLOTS	8	/* > TCPW_EV_MAX: one cache line per CPU */
-
-_Static_assert(TCPW_KIND_SLOTS > TCPW_EV_MAX, "kind slots too small");
 
 /* Set by userspace before load. */
 const volatile __u64 sample_interval_ns = 0;	/* tcp_probe; 0 = off */
 const volatile __u64 wakeup_bytes = 0;	/* wake the reader at this backlog */
+const volatile __u32 wakeup_check_mask = 0;	/* check every mask + 1 */
 const volatile __u32 filter_netns = 0;	/* 0 = every netns */
 const volatile __u32 nr_filter_ports = 0;	/* 0 = every port */
 const volatile __u16 filter_ports[TCPW_MAX_PORTS] = {};
 
 /*
- * Produced events by CPU slot and kind. The adds are atomic because a
- * process-context run can be interrupted by a softirq run on the same
- * CPU, and CPUs past TCPW_CPU_SLOTS share a slot; on a line only this CPU
- * writes, the atomic add costs a few ns.
+ * Records submitted by CPU slot, one cache line each: the backlog is
+ * only looked at every wakeup_check_mask + 1 records per CPU. Not
+ * atomic: a softirq run interrupting a process-context run can lose an
+ * increment, which only moves the next check by one record.
  */
-__u64 event_counts[TCPW_CPU_SLOTS][TCPW_KIND_SLOTS]
-	__attribute__((aligned(64)));
-/* Events lost to a full ring, by kind. */
+__u64 submitted[TCPW_CPU_SLOTS][8] __attribute__((aligned(64)));
+/* Events lost to a full ring, by kind: the only exact count needed. */
 __u64 drops[TCPW_EV_MAX];
 
 struct {
@@ -117,76 +115,98 @@ static __always_inline struct tcpw_event *reserve(__u8 kind)
 	return e;
 }
 
-static __always_inline void submit(struct tcpw_event *e, __u8 kind)
+static __always_inline void submit(struct tcpw_event *e)
 {
 	__u32 cpu = bpf_get_smp_processor_id() & (TCPW_CPU_SLOTS - 1);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	__sync_fetch_and_add(&event_counts[cpu][kind], 1);
 	/* The backlog includes this record: it is already reserved. */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	if (!(submitted[cpu][0]++ & wakeup_check_mask) &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 }
 
-/* Everything but the addresses, the snapshot and the owner. */
-static __always_inline void fill_head(struct tcpw_event *e, __u64 ts,
-				      __u8 kind, const struct tcpw_key *k,
-				      __u64 cookie, __u8 oldstate,
-				      __u8 newstate)
+/*
+ * The record is written in 8-byte words (half the stores of one per
+ * field). W*() pack fields in memory order, lowest address first.
+ */
+typedef __u64 __attribute__((may_alias)) tcpw_word;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define W32(a, b)	((__u64)(__u32)(a) | (__u64)(__u32)(b) << 32)
+#define W16(a, b)	((__u32)(__u16)(a) | (__u32)(__u16)(b) << 16)
+#define W8(a, b, c, d)	((__u32)(__u8)(a) | (__u32)(__u8)(b) << 8 | \
+			 (__u32)(__u8)(c) << 16 | (__u32)(__u8)(d) << 24)
+#else
+#define W32(a, b)	((__u64)(__u32)(a) << 32 | (__u64)(__u32)(b))
+#define W16(a, b)	((__u32)(__u16)(a) << 16 | (__u32)(__u16)(b))
+#define W8(a, b, c, d)	((__u32)(__u8)(a) << 24 | (__u32)(__u8)(b) << 16 | \
+			 (__u32)(__u8)(c) << 8 | (__u32)(__u8)(d))
+#endif
+
+/* The pairs the words are made of: each first field 8-byte aligned. */
+#define TCPW_PAIR(a, b, off)						\
+	_Static_assert(__builtin_offsetof(struct tcpw_event, a) == (off) && \
+		       __builtin_offsetof(struct tcpw_event, b) == (off) + 4, \
+		       #a " and " #b " do not make one word")
+TCPW_PAIR(netns, pid, 32);
+TCPW_PAIR(snd_wnd, rcv_wnd, 40);
+TCPW_PAIR(snd_cwnd, srtt_us, 48);
+TCPW_PAIR(rcvbuf, rcv_queued, 56);
+TCPW_PAIR(sndbuf, wmem_queued, 64);
+TCPW_PAIR(total_retrans, data_segs_out, 72);
+TCPW_PAIR(_reserved, version, 80);
+TCPW_PAIR(sport, kind, 88);
+_Static_assert(__builtin_offsetof(struct tcpw_event, family) == 86 &&
+	       __builtin_offsetof(struct tcpw_event, dport) == 90 &&
+	       __builtin_offsetof(struct tcpw_event, flags) == 95 &&
+	       __builtin_offsetof(struct tcpw_event, saddr) == 96 &&
+	       __builtin_offsetof(struct tcpw_event, comm) == 128,
+	       "record layout differs from the words written");
+
+/* field: 8-byte aligned in the record */
+static __always_inline void put(void *field, __u64 v)
 {
-	e->ts_ns = ts;
-	e->cookie = cookie;
-	e->netns = k->netns;
-	e->version = TCPW_ABI_VERSION;
-	e->sport = k->sport;
-	e->dport = k->dport;
-	e->kind = kind;
-	e->oldstate = oldstate;
-	e->newstate = newstate;
-	e->flags = 0;
-	e->_reserved = 0;
+	*(tcpw_word *)field = v;
 }
 
-static __always_inline void no_owner(struct tcpw_event *e)
+/* Everything from netns to flags but pid and the snapshot. */
+static __always_inline void put_head(struct tcpw_event *e, __u16 family,
+				     __u8 kind, const struct tcpw_key *k,
+				     __u8 oldstate, __u8 newstate, __u8 flags)
 {
-	e->pid = 0;
-	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	put(&e->netns, W32(k->netns, 0));
+	put(&e->_reserved, W32(0, W16(TCPW_ABI_VERSION, family)));
+	put(&e->sport, W32(W16(k->sport, k->dport),
+			   W8(kind, oldstate, newstate, flags)));
 }
 
 static __always_inline void no_snapshot(struct tcpw_event *e)
 {
-	e->bytes_acked = 0;
-	e->bytes_received = 0;
-	e->snd_wnd = 0;
-	e->rcv_wnd = 0;
-	e->snd_cwnd = 0;
-	e->srtt_us = 0;
-	e->rcvbuf = 0;
-	e->rcv_queued = 0;
-	e->sndbuf = 0;
-	e->wmem_queued = 0;
-	e->total_retrans = 0;
-	e->data_segs_out = 0;
+	put(&e->bytes_acked, 0);
+	put(&e->bytes_received, 0);
+	put(&e->snd_wnd, 0);
+	put(&e->snd_cwnd, 0);
+	put(&e->rcvbuf, 0);
+	put(&e->sndbuf, 0);
+	put(&e->total_retrans, 0);
 }
 
+/* Addresses in network order: an IPv4 one fills the first 4 bytes. */
 static __always_inline void put_addr(__u8 *dst, __be32 a0, __be32 a1,
 				     __be32 a2, __be32 a3)
 {
-	__be32 *d = (__be32 *)dst;	/* 8-byte aligned in the record */
-
-	d[0] = a0;
-	d[1] = a1;
-	d[2] = a2;
-	d[3] = a3;
+	put(dst, W32(a0, a1));
+	put(dst + 8, W32(a2, a3));
 }
 
-static __always_inline void skc_addrs(struct tcpw_event *e,
-				      const struct sock_common *skc)
+/* Writes the addresses; returns the family. */
+static __always_inline __u16 skc_addrs(struct tcpw_event *e,
+				       const struct sock_common *skc)
 {
 	__u16 family = skc->skc_family;
 
-	e->family = family;
 	/* skc_v6_* exist only with CONFIG_IPV6; then so does AF_INET6. */
 	if (bpf_core_field_exists(skc->skc_v6_daddr) && family == AF_INET6) {
 		put_addr(e->saddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr32[0],
@@ -201,34 +221,30 @@ static __always_inline void skc_addrs(struct tcpw_event *e,
 		put_addr(e->saddr, skc->skc_rcv_saddr, 0, 0, 0);
 		put_addr(e->daddr, skc->skc_daddr, 0, 0, 0);
 	}
+	return family;
 }
 
-/* Window and buffer state of a full TCP socket. */
-static __always_inline void snapshot(struct tcpw_event *e,
+/* Window and buffer state of a full TCP socket; returns flags to add. */
+static __always_inline __u8 snapshot(struct tcpw_event *e,
 				     const struct tcp_sock *tp)
 {
 	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 
-	e->bytes_acked = tp->bytes_acked;
-	e->bytes_received = tp->bytes_received;
-	e->snd_wnd = tp->snd_wnd;
-	e->rcv_wnd = tp->rcv_wnd;
-	e->snd_cwnd = tp->snd_cwnd;
-	e->srtt_us = tp->srtt_us >> 3;
-	e->rcvbuf = sk->sk_rcvbuf;
-	e->rcv_queued = tp->rcv_nxt - tp->copied_seq;
-	e->sndbuf = sk->sk_sndbuf;
-	e->wmem_queued = sk->sk_wmem_queued;
-	e->total_retrans = tp->total_retrans;
-	e->data_segs_out = tp->data_segs_out;
-	e->flags |= TCPW_F_SNAPSHOT;
+	put(&e->bytes_acked, tp->bytes_acked);
+	put(&e->bytes_received, tp->bytes_received);
+	put(&e->snd_wnd, W32(tp->snd_wnd, tp->rcv_wnd));
+	put(&e->snd_cwnd, W32(tp->snd_cwnd, tp->srtt_us >> 3));
+	put(&e->rcvbuf, W32(sk->sk_rcvbuf, tp->rcv_nxt - tp->copied_seq));
+	put(&e->sndbuf, W32(sk->sk_sndbuf, sk->sk_wmem_queued));
+	put(&e->total_retrans, W32(tp->total_retrans, tp->data_segs_out));
 	/*
 	 * The peer's FIN arrived: tcp_fin() sets SOCK_DONE. It tells a
 	 * real TIME_WAIT from an orphan's FIN_WAIT2 timewait socket
 	 * (sk_shutdown can't: close() sets it whole on every orphan).
 	 */
 	if (sock_flags(sk) & (1UL << SOCK_DONE))
-		e->flags |= TCPW_F_FIN_RCVD;
+		return TCPW_F_SNAPSHOT | TCPW_F_FIN_RCVD;
+	return TCPW_F_SNAPSHOT;
 }
 
 /*
@@ -241,28 +257,39 @@ static __always_inline int emit_skc(const struct sock_common *skc,
 				    __u8 kind, __u8 oldstate, __u8 newstate,
 				    bool owner)
 {
+	__u8 flags = owner ? TCPW_F_OWNER : 0;
 	struct tcpw_event *e;
+	__u64 cookie;
+	__u16 family;
 
 	e = reserve(kind);
 	if (!e)
 		return 0;
-	if (!ts)
-		ts = bpf_ktime_get_ns();
-	fill_head(e, ts, kind, k, bpf_get_socket_cookie((void *)skc),
-		  oldstate, newstate);
-	skc_addrs(e, skc);
+	/*
+	 * The ring wraps every ~55k records, so the record's cache lines
+	 * are cold: store to all of them first, then call the helpers,
+	 * which run while the misses are served instead of before the
+	 * commit waits for them.
+	 */
 	if (tp)
-		snapshot(e, tp);
+		flags |= snapshot(e, tp);
 	else
 		no_snapshot(e);
+	family = skc_addrs(e, skc);
+	put_head(e, family, kind, k, oldstate, newstate, flags);
+	put(&e->comm[0], 0);
+	put(&e->comm[8], 0);
+	/* Made on first use: only a socket's first record pays the helper. */
+	cookie = skc->skc_cookie.counter;
+	if (!cookie)
+		cookie = bpf_get_socket_cookie((void *)skc);
+	e->cookie = cookie;
+	e->ts_ns = ts ? ts : bpf_ktime_get_ns();
 	if (owner) {
 		e->pid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
-		e->flags |= TCPW_F_OWNER;
-	} else {
-		no_owner(e);
 	}
-	submit(e, kind);
+	submit(e);
 	return 0;
 }
 
@@ -402,15 +429,16 @@ static __always_inline int rst_nosock(const struct sk_buff *skb)
 	e = reserve(TCPW_EV_RST_SENT);
 	if (!e)
 		return 0;
-	fill_head(e, bpf_ktime_get_ns(), TCPW_EV_RST_SENT, &k, 0, TCPW_CLOSE,
-		  TCPW_CLOSE);
-	e->flags = TCPW_F_NOSOCK;
-	e->family = ver == 4 ? AF_INET : AF_INET6;
+	no_snapshot(e);
 	put_addr(e->saddr, saddr[0], saddr[1], saddr[2], saddr[3]);
 	put_addr(e->daddr, daddr[0], daddr[1], daddr[2], daddr[3]);
-	no_snapshot(e);
-	no_owner(e);
-	submit(e, TCPW_EV_RST_SENT);
+	put_head(e, ver == 4 ? AF_INET : AF_INET6, TCPW_EV_RST_SENT, &k,
+		 TCPW_CLOSE, TCPW_CLOSE, TCPW_F_NOSOCK);
+	put(&e->comm[0], 0);
+	put(&e->comm[8], 0);
+	e->cookie = 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	submit(e);
 	return 0;
 }
 

@@ -47,13 +47,21 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 		emit_synthetic(d, res.e, TCPW_LISTEN, TCPW_SYN_RECV, ev->ts_ns,
 			       "child");
 	emit_event(d, ev, &res);
+	if (res.removed) {
+		__u32 i = d->gone_next++ % GONE_SNAPS;
+
+		d->gone[i].cookie = (gone.flags & SOCK_SNAP_OUT) ? gone.cookie
+								 : 0;
+		d->gone[i].snap = gone.snap;
+	}
 	if (res.tw_ended)
 		emit_synthetic(d, res.tw_entry, res.tw_entry->state,
 			       TCPW_CLOSE, ev->ts_ns, "reused");
 	if (res.tw_promoted) {
 		d->tw_inferred++;
-		emit_synthetic(d, res.tw_entry, TCPW_FIN_WAIT2,
-			       TCPW_TIME_WAIT, ev->ts_ns, "peer_fin");
+		if (emit_synthetic(d, res.tw_entry, TCPW_FIN_WAIT2,
+				   TCPW_TIME_WAIT, ev->ts_ns, "peer_fin"))
+			res.tw_entry->flags |= SOCK_SNAP_OUT;
 	}
 	if (d->out.len >= OUT_FLUSH_AT && json_flush(&d->out))
 		d->stop = true;

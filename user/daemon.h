@@ -35,6 +35,8 @@ struct daemon_opts {
 
 struct ctl_client;
 
+#define GONE_SNAPS	4
+
 struct daemon {
 	struct daemon_opts o;
 	struct source *src;
@@ -59,6 +61,18 @@ struct daemon {
 	__u64 next_ports_ns;		/* SYN_SENT port learning */
 	const char *rec_reason;
 	__u64 lines;			/* NDJSON records written */
+	/*
+	 * The snaps last written for the sockets last removed from the
+	 * table (cookie 0: none, or not written), so that a reset right
+	 * after a CLOSE repeats it only if it changed. A reset sent on
+	 * loopback is traced after the peer's reset_recv and CLOSE: two
+	 * removals apart, hence more than one.
+	 */
+	struct {
+		__u64 cookie;
+		struct sock_snap snap;
+	} gone[GONE_SNAPS];
+	__u32 gone_next;
 
 	struct ctl_client *clients;
 	struct diag diag;
@@ -83,7 +97,8 @@ void emit_tail(struct daemon *d);
 struct apply_result;
 void emit_event(struct daemon *d, const struct tcpw_event *ev,
 		const struct apply_result *res);
-void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
+/* Returns whether the record carried e's snap (see emit.c: snap_due). */
+bool emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 		    __u8 new, __u64 ts_ns, const char *reason);
 void emit_lost(struct daemon *d, const __u64 *delta, __u64 count);
 void emit_reconcile(struct daemon *d, const struct reconcile_result *r,

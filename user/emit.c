@@ -131,31 +131,51 @@ void json_snap(struct jbuf *b, const struct sock_snap *s)
 	json_ch(b, '}');
 }
 
-static void snap_from_event(struct jbuf *b, const struct tcpw_event *ev)
+/*
+ * Whether a record carries its snapshot. Not when it equals the one the
+ * socket's last "snap" showed (SOCK_SNAP_OUT; for a socket just removed,
+ * such as a reset right after its CLOSE, d->gone): a reader keeps the
+ * last one per cookie. Samples and retransmits always do: it is what
+ * they are for. State records entering SYN_SENT, SYN_RECV or LISTEN, or
+ * leaving LISTEN, never do: they hold only initial values (a passive
+ * child's are still its listener's), or a listener's.
+ */
+static bool snap_initial(__u8 old, __u8 new)
 {
-	struct sock_snap s = {
-		.bytes_acked = ev->bytes_acked,
-		.bytes_received = ev->bytes_received,
-		.snd_wnd = ev->snd_wnd,
-		.rcv_wnd = ev->rcv_wnd,
-		.snd_cwnd = ev->snd_cwnd,
-		.srtt_us = ev->srtt_us,
-		.rcvbuf = ev->rcvbuf,
-		.rcv_queued = ev->rcv_queued,
-		.sndbuf = ev->sndbuf,
-		.wmem_queued = ev->wmem_queued,
-		.total_retrans = ev->total_retrans,
-		.data_segs_out = ev->data_segs_out,
-	};
+	return new == TCPW_SYN_SENT || new == TCPW_SYN_RECV ||
+	       new == TCPW_LISTEN || old == TCPW_LISTEN;
+}
 
-	json_snap(b, &s);
+static bool snap_due(const struct daemon *d, const struct tcpw_event *ev,
+		     const struct sock_entry *e, struct sock_snap *s)
+{
+	if (!(ev->flags & TCPW_F_SNAPSHOT))
+		return false;
+	snap_of_event(s, ev);
+	switch (ev->kind) {
+	case TCPW_EV_SAMPLE:
+	case TCPW_EV_RETRANS:
+	case TCPW_EV_SYNACK_RETRANS:
+		return true;
+	case TCPW_EV_STATE:
+		if (snap_initial(ev->oldstate, ev->newstate))
+			return false;
+		break;
+	}
+	if (e)
+		return !(e->flags & SOCK_SNAP_OUT);
+	for (int i = 0; i < GONE_SNAPS; i++)
+		if (ev->cookie && d->gone[i].cookie == ev->cookie)
+			return memcmp(s, &d->gone[i].snap, sizeof(*s));
+	return true;
 }
 
 void emit_event(struct daemon *d, const struct tcpw_event *ev,
 		const struct apply_result *res)
 {
 	struct jbuf *b = &d->out;
-	const struct sock_entry *e = res->e;
+	struct sock_entry *e = res->e;
+	struct sock_snap snap;
 
 	emit_head(d, kind_name(ev->kind), ev->ts_ns);
 	json_key(b, "cookie");
@@ -183,18 +203,24 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 		json_lit(b, ",\"nosock\":true");
 	json_owner(b, e, ev);
 	json_counters(b, e);
-	if (ev->flags & TCPW_F_SNAPSHOT)
-		snap_from_event(b, ev);
+	if (snap_due(d, ev, e, &snap)) {
+		json_snap(b, &snap);
+		/* The event's snapshot is the entry's (table_apply). */
+		if (e)
+			e->flags |= SOCK_SNAP_OUT;
+	}
 	emit_tail(d);
 }
 
-void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
+bool emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 		    __u8 new, __u64 ts_ns, const char *reason)
 {
 	struct jbuf *b = &d->out;
+	bool snap = e->has_snap && !(e->flags & SOCK_SNAP_OUT) &&
+		    !snap_initial(old, new);
 
 	if (!d->has_out)
-		return;
+		return false;
 	emit_head(d, "state", ts_ns);
 	json_key(b, "cookie");
 	json_u64(b, e->cookie);
@@ -210,9 +236,10 @@ void emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 	json_ch(b, '"');
 	json_owner(b, e, NULL);
 	json_counters(b, e);
-	if (e->has_snap)
+	if (snap)
 		json_snap(b, &e->snap);
 	emit_tail(d);
+	return snap;
 }
 
 void json_kinds(struct jbuf *b, const char *key, size_t klen,

@@ -155,7 +155,7 @@ static const char digits2[] =
 	"8081828384858687888990919293949596979899";
 
 /* Digits in place, two at a time: no temporary, no memcpy call. */
-void json_u64(struct jbuf *b, __u64 v)
+void json_u64_slow(struct jbuf *b, __u64 v)
 {
 	static const __u64 pow10[20] = {
 		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,

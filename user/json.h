@@ -54,7 +54,26 @@ static inline void json_ch(struct jbuf *b, char c)
 void json_str(struct jbuf *b, const char *s, size_t n);
 /* json_str of a NUL-terminated string of at most max bytes */
 void json_cstr(struct jbuf *b, const char *s, size_t max);
-void json_u64(struct jbuf *b, __u64 v);
+void json_u64_slow(struct jbuf *b, __u64 v);
+
+/* One or two digits (zeros, small counters: most values) without a call. */
+static inline void json_u64(struct jbuf *b, __u64 v)
+{
+	if (v < 100 && b->len + 2 <= b->cap) {
+		char *o = b->p + b->len;
+
+		if (v < 10) {
+			o[0] = '0' + v;
+			b->len += 1;
+		} else {
+			o[0] = '0' + v / 10;
+			o[1] = '0' + v % 10;
+			b->len += 2;
+		}
+		return;
+	}
+	json_u64_slow(b, v);
+}
 void json_i64(struct jbuf *b, long long v);
 /* A fixed-point number: v / 10^decimals, e.g. 12345,3 -> 12.345 */
 void json_fixed(struct jbuf *b, __u64 v, int decimals);

@@ -26,6 +26,9 @@ static void fill_from_sd(struct sock_entry *e, const struct sd_sock *s)
 {
 	if (s->inode)
 		e->inode = s->inode;
+	/* Not from a record: the next record's snap is written in full. */
+	if (s->has_info || s->has_mem)
+		e->flags &= ~SOCK_SNAP_OUT;
 	if (s->has_info) {
 		e->snap.bytes_acked = s->bytes_acked;
 		e->snap.bytes_received = s->bytes_received;

@@ -27,6 +27,9 @@ _Static_assert(sizeof(((struct tcpwatch_bpf__bss *)0)->drops) ==
 
 #define RING_DEFAULT	(8u << 20)
 #define RING_MAX	(1u << 30)
+/* A record's size in the ring: BPF_RINGBUF_HDR_SZ (8) + the record. */
+#define RING_RECORD	(8 + TCPW_EVENT_SIZE)
+#define WAKEUP_CHECK_MAX_SHIFT	5	/* every 32 records per CPU at most */
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
 #define TRY_KMOD	"; or try --source kmod"
 
@@ -123,6 +126,22 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return s->cb(s->cb_ctx, ev);
 }
 
+/*
+ * The programs look at the backlog every 2^k records per CPU (the query
+ * costs a helper call per record otherwise), so a wakeup can come up to
+ * ncpus * 2^k records late. Keep that under an eighth of the ring.
+ */
+static __u32 wakeup_check_mask(__u32 ring)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__u64 late = (__u64)(cpus > 0 ? cpus : 1) * RING_RECORD;
+	__u32 k = 0;
+
+	while (k < WAKEUP_CHECK_MAX_SHIFT && (late << (k + 1)) <= ring / 8)
+		k++;
+	return (1u << k) - 1;
+}
+
 static void set_config(struct tcpwatch_bpf *skel, const struct source_opts *o,
 		       __u32 ring)
 {
@@ -135,6 +154,7 @@ static void set_config(struct tcpwatch_bpf *skel, const struct source_opts *o,
 		wake = ring / 2;
 	ro->sample_interval_ns = (__u64)o->sample_ms * 1000000;
 	ro->wakeup_bytes = wake;
+	ro->wakeup_check_mask = wakeup_check_mask(ring);
 	ro->filter_netns = o->netns;
 	if (n < 0)
 		n = 0;
@@ -291,12 +311,14 @@ static int bpf_consume(struct source *src, source_cb cb, void *ctx)
 	return ring_buffer__consume(s->rb);
 }
 
+/*
+ * Drops only: the programs do not count what they produce (an atomic add
+ * per record); produced = received (the daemon's count) + dropped.
+ */
 static int bpf_stats(struct source *src, struct tcpw_stats *st)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
 	const struct tcpwatch_bpf__bss *bss = s->skel->bss;
-	size_t cpus = sizeof(bss->event_counts) / sizeof(bss->event_counts[0]);
-	size_t cpu;
 	int k;
 
 	/* .bss is mmapped: these are live counters, read without tearing. */
@@ -304,10 +326,6 @@ static int bpf_stats(struct source *src, struct tcpw_stats *st)
 		st->drops[k] = __atomic_load_n(&bss->drops[k],
 					       __ATOMIC_RELAXED);
 		st->events[k] = 0;
-		for (cpu = 0; cpu < cpus; cpu++)
-			st->events[k] +=
-				__atomic_load_n(&bss->event_counts[cpu][k],
-						__ATOMIC_RELAXED);
 	}
 	st->ring_bytes = s->ring_bytes;
 	st->ring_used = 0;	/* libbpf 1.1 cannot tell */

@@ -463,10 +463,10 @@ static void copy_tuple(struct sock_entry *e, const struct tcpw_event *ev)
 	e->dport = ev->dport;
 }
 
-static void copy_snap(struct sock_entry *e, const struct tcpw_event *ev)
-{
-	struct sock_snap *s = &e->snap;
+_Static_assert(sizeof(struct sock_snap) == 56, "sock_snap has padding");
 
+void snap_of_event(struct sock_snap *s, const struct tcpw_event *ev)
+{
 	s->bytes_acked = ev->bytes_acked;
 	s->bytes_received = ev->bytes_received;
 	s->snd_wnd = ev->snd_wnd;
@@ -479,7 +479,19 @@ static void copy_snap(struct sock_entry *e, const struct tcpw_event *ev)
 	s->wmem_queued = ev->wmem_queued;
 	s->total_retrans = ev->total_retrans;
 	s->data_segs_out = ev->data_segs_out;
+}
+
+/* A changed snapshot is no longer the one last written (SOCK_SNAP_OUT). */
+static void copy_snap(struct sock_entry *e, const struct tcpw_event *ev)
+{
+	struct sock_snap s;
+
+	snap_of_event(&s, ev);
+	if (e->has_snap && !memcmp(&e->snap, &s, sizeof(s)))
+		return;
+	e->snap = s;
 	e->has_snap = 1;
+	e->flags &= ~SOCK_SNAP_OUT;
 }
 
 static void inherit_listener(struct table *t, struct sock_entry *e)

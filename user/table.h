@@ -37,6 +37,8 @@ enum owner_src {
 				 * or an orphan's FIN_WAIT2): in the tuple
 				 * index and the expiry FIFO */
 #define SOCK_ACTIVE	0x20	/* opened by connect() (seen in SYN_SENT) */
+#define SOCK_SNAP_OUT	0x40	/* snap is what the socket's last NDJSON
+				 * "snap" said: an equal one is not repeated */
 
 struct sock_trans {
 	__u32 ms;		/* since birth */
@@ -145,6 +147,8 @@ struct apply_result {
 };
 
 const char *owner_src_name(unsigned int src);	/* "listener" */
+/* The record's snapshot fields (valid with TCPW_F_SNAPSHOT). */
+void snap_of_event(struct sock_snap *s, const struct tcpw_event *ev);
 
 int table_init(struct table *t, __u32 expected);
 void table_free(struct table *t);

@@ -151,6 +151,20 @@ static void other(struct script *sc, const struct side *s, __u8 kind,
 	base(add(sc), s, kind, st, st, true);
 }
 
+/*
+ * Records the kernel emits at the same instant read the same socket:
+ * a reset and the CLOSE next to it carry the same snapshot.
+ */
+static void snap_as_prev(struct script *sc)
+{
+	struct tcpw_event *e = &sc->ev[sc->n - 1];
+	const struct tcpw_event *p = &sc->ev[sc->n - 2];
+
+	e->bytes_acked = p->bytes_acked;
+	e->bytes_received = p->bytes_received;
+	e->srtt_us = p->srtt_us;
+}
+
 static void samples(struct script *sc, const struct side *c,
 		    const struct side *sv)
 {
@@ -195,8 +209,10 @@ static void make_conn(struct script *sc)
 	if (p < 50) {			/* client RST close */
 		state(sc, &c, TCPW_ESTABLISHED, TCPW_CLOSE, true);
 		other(sc, &c, TCPW_EV_RST_SENT, TCPW_CLOSE);
+		snap_as_prev(sc);
 		other(sc, &s, TCPW_EV_RST_RECV, TCPW_ESTABLISHED);
 		state(sc, &s, TCPW_ESTABLISHED, TCPW_CLOSE, true);
+		snap_as_prev(sc);
 		return;
 	}
 	if (p >= 95) {			/* a lossy one */
