@@ -109,6 +109,10 @@ struct diag {
 	__u32 *heads;
 	__u32 mask;
 	__u64 agg_full;		/* events not counted: too many peers */
+	__u64 host_bits[64];	/* a bit per hash of every AGG_HOST: most
+				 * connections end with no aggregate to feed */
+	__u32 last[AGG_LISTEN + 1];	/* last hit per type: churn and storms
+					 * hit one peer again and again */
 	__u64 next_sweep_ns;
 	__u64 sweeps, sweep_ns_total, sweep_ns_max;
 	struct findings *f;

@@ -110,9 +110,15 @@ static struct agg *agg_get(struct diag *g, __u8 type, __u32 netns,
 			   __u16 family, const __u8 *addr, __u16 port,
 			   __u64 now)
 {
-	struct agg *a = agg_find(g, type, netns, family, addr, port);
-	__u32 i, b;
+	__u32 i = g->last[type], b;
+	struct agg *a;
 
+	if (i < g->used && agg_is(&g->aggs[i], type, netns, family, addr,
+				  port)) {
+		a = &g->aggs[i];
+		goto found;
+	}
+	a = agg_find(g, type, netns, family, addr, port);
 	if (a)
 		goto found;
 	if (g->count >= AGG_MAX) {
@@ -141,7 +147,12 @@ static struct agg *agg_get(struct diag *g, __u8 type, __u32 netns,
 	a->next = g->heads[b];
 	g->heads[b] = i;
 	g->count++;
+	if (type == AGG_HOST) {
+		b = agg_hash(type, netns, family, addr, port) & 4095;
+		g->host_bits[b / 64] |= 1ULL << (b % 64);
+	}
 found:
+	g->last[type] = (__u32)(a - g->aggs);
 	agg_roll(g, a, now);
 	a->touched_ns = now;
 	return a;
@@ -171,10 +182,18 @@ void agg_gc(struct diag *g, __u64 now)
 {
 	__u64 idle = 2ULL * g->o.window_s * 1000000000ULL;
 
+	memset(g->host_bits, 0, sizeof(g->host_bits));
 	for (__u32 i = 0; i < g->used; i++) {
 		struct agg *a = &g->aggs[i];
 		__u32 *pp;
 
+		if (a->type == AGG_HOST && (a->mark ||
+					       now < a->touched_ns + idle)) {
+			__u32 b = agg_hash(a->type, a->netns, a->family,
+					   a->addr, a->port) & 4095;
+
+			g->host_bits[b / 64] |= 1ULL << (b % 64);
+		}
 		if (!a->type || a->mark || now < a->touched_ns + idle)
 			continue;
 		pp = &g->heads[agg_hash(a->type, a->netns, a->family, a->addr,
@@ -295,9 +314,16 @@ static void on_state(struct diag *g, const struct tcpw_event *ev,
 	if (!(ev->flags & TCPW_F_SNAPSHOT) || !ev->data_segs_out)
 		return;
 	/* Only peers already of interest get an aggregate for this. */
-	a = ev->total_retrans ? host_of(g, ev)
-			      : agg_find(g, AGG_HOST, ev->netns, ev->family,
-					 ev->daddr, 0);
+	if (ev->total_retrans) {
+		a = host_of(g, ev);
+	} else {
+		__u32 b = agg_hash(AGG_HOST, ev->netns, ev->family, ev->daddr,
+				   0) & 4095;
+
+		a = g->host_bits[b / 64] & (1ULL << (b % 64))
+			? agg_find(g, AGG_HOST, ev->netns, ev->family,
+				   ev->daddr, 0) : NULL;
+	}
 	if (a) {
 		agg_roll(g, a, ev->ts_ns);
 		a->cur.segs += ev->data_segs_out;
