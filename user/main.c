@@ -322,7 +322,12 @@ static int cmd_ls(int argc, char **argv)
 	return ctl_request(ctl_path(ctl), req) ? 1 : 0;
 }
 
-static int cmd_diag(int argc, char **argv)
+/*
+ * A query with only -j and -c (diag, stats): send REQ, or "REQ json=1",
+ * and copy the answer to stdout.
+ */
+static int cmd_query(int argc, char **argv, const char *req,
+		     const char *usage, bool extra_args_ok)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -331,6 +336,7 @@ static int cmd_diag(int argc, char **argv)
 		{}
 	};
 	const char *ctl = NULL;
+	char line[32];
 	bool json = false;
 	int c;
 
@@ -343,52 +349,20 @@ static int cmd_diag(int argc, char **argv)
 			ctl = optarg;
 			break;
 		case 'h':
-			fputs(usage_diag, stdout);
+			fputs(usage, stdout);
 			return 0;
 		default:
-			fputs(usage_diag, stderr);
+			fputs(usage, stderr);
 			return 2;
 		}
 	}
-	if (optind < argc) {
+	if (!extra_args_ok && optind < argc) {
 		fprintf(stderr, "tcpwatch: unexpected argument \"%s\"\n%s",
-			argv[optind], usage_diag);
+			argv[optind], usage);
 		return 2;
 	}
-	return ctl_request(ctl_path(ctl), json ? "diag json=1" : "diag")
-		? 1 : 0;
-}
-
-static int cmd_stats(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *ctl = NULL;
-	bool json = false;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'c':
-			ctl = optarg;
-			break;
-		case 'h':
-			fputs(usage_stats, stdout);
-			return 0;
-		default:
-			fputs(usage_stats, stderr);
-			return 2;
-		}
-	}
-	return ctl_request(ctl_path(ctl), json ? "stats json=1" : "stats")
-		? 1 : 0;
+	snprintf(line, sizeof(line), "%s%s", req, json ? " json=1" : "");
+	return ctl_request(ctl_path(ctl), line) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -411,10 +385,11 @@ int main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (!strcmp(cmd, "ls"))
 		return cmd_ls(argc, argv);
+	/* stats has always ignored extra arguments; diag refuses them */
 	if (!strcmp(cmd, "stats"))
-		return cmd_stats(argc, argv);
+		return cmd_query(argc, argv, "stats", usage_stats, true);
 	if (!strcmp(cmd, "diag"))
-		return cmd_diag(argc, argv);
+		return cmd_query(argc, argv, "diag", usage_diag, false);
 	fprintf(stderr, "tcpwatch: unknown command \"%s\"\n\n%s", cmd,
 		usage_top);
 	return 2;

@@ -20,22 +20,35 @@ finding() {
 		"select(.type == \"finding\" and .rule == \$r) | select(${2:-true})"
 }
 
-# wait_finding RULE EVENT [JQ-COND] [SECONDS]: until a finding record of
-# RULE with that event (and COND) is written; prints the first one.
-wait_finding() {
-	local rule=$1 ev=$2 cond=${3:-true} end=$((SECONDS + ${4:-10})) got
+# poll SECONDS CMD...: until CMD prints something (within SECONDS);
+# prints it. Fails (returns 1) when it never does.
+poll() {
+	local end=$((SECONDS + $1)) got
+	shift
 	while :; do
-		got=$(events | jq -c -s --arg r "$rule" --arg e "$ev" "
-			map(select(.type == \"finding\" and .rule == \$r and
-				   .event == \$e) | select($cond)) | first // empty")
+		got=$("$@")
 		if [[ -n $got ]]; then
 			printf '%s\n' "$got"
 			return 0
 		fi
-		((SECONDS <= end)) || break
+		((SECONDS <= end)) || return 1
 		sleep 0.2
 	done
-	fail "no '$ev' $rule finding${3:+ with $cond} in ${4:-10} s; its records: $(finding "$rule" | tail -3)"
+}
+
+# first_record RULE EVENT COND: the first finding record of RULE with
+# that event satisfying COND
+first_record() {
+	events | jq -c -s --arg r "$1" --arg e "$2" "
+		map(select(.type == \"finding\" and .rule == \$r and
+			   .event == \$e) | select($3)) | first // empty"
+}
+
+# wait_finding RULE EVENT [JQ-COND] [SECONDS]: until a finding record of
+# RULE with that event (and COND) is written; prints the first one.
+wait_finding() {
+	poll "${4:-10}" first_record "$1" "$2" "${3:-true}" ||
+		fail "no '$2' $1 finding${3:+ with $3} in ${4:-10} s; its records: $(finding "$1" | tail -3)"
 }
 
 # diag RULE [JQ-COND]: the open finding `diag -j` lists for RULE, if any
@@ -48,17 +61,8 @@ diag() {
 # finding of RULE satisfying COND (evidence catching up with the kernel
 # takes the daemon a tick or a sample); prints it.
 diag_until() {
-	local end=$((SECONDS + ${3:-5})) got
-	while :; do
-		got=$(diag "$1" "$2")
-		if [[ -n $got ]]; then
-			printf '%s\n' "$got"
-			return 0
-		fi
-		((SECONDS <= end)) || break
-		sleep 0.2
-	done
-	fail "$4: diag lists no $1 finding with $2; it lists: $(diag "$1")"
+	poll "${3:-5}" diag "$1" "$2" ||
+		fail "$4: diag lists no $1 finding with $2; it lists: $(diag "$1")"
 }
 
 # not_listed RULE ID: `diag -j` no longer lists that finding
