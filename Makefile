@@ -98,6 +98,7 @@ $(B)/tests/test_%: tests/unit/test_%.c tests/unit/*.h $(SAN_LIB_OBJS) | $(B)
 
 $(B)/tests/%: tests/tools/%.c include/uapi/tcpwatch.h | $(B)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
 
 test: deps all

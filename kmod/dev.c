@@ -55,7 +55,7 @@ static u32 wake_records;		/* pending count that wakes */
 static u32 flush_jiffies;		/* 0: no flush timer */
 
 static DECLARE_WAIT_QUEUE_HEAD(read_wq);
-static DEFINE_MUTEX(read_lock);		/* one consumer at a time */
+static DEFINE_MUTEX(consume_lock);		/* one consumer at a time */
 static DEFINE_MUTEX(open_lock);		/* open_count, capture on/off */
 static unsigned int open_count;
 static struct irq_work wake_work;
@@ -134,9 +134,9 @@ static int tcpw_open(struct inode *inode, struct file *file)
 		 * Start from an empty ring and zeroed counters, then publish
 		 * tcpw_active after those stores.
 		 */
-		mutex_lock(&read_lock);
+		mutex_lock(&consume_lock);
 		tcpw_ring_discard(&ring);
-		mutex_unlock(&read_lock);
+		mutex_unlock(&consume_lock);
 		counters_reset();
 		smp_store_release(&tcpw_active, true);
 		if (flush_jiffies)
@@ -175,10 +175,10 @@ static ssize_t tcpw_read(struct file *file, char __user *buf, size_t count,
 	max = min_t(size_t, max, U32_MAX);
 
 	for (;;) {
-		if (mutex_lock_interruptible(&read_lock))
+		if (mutex_lock_interruptible(&consume_lock))
 			return -ERESTARTSYS;
 		n = tcpw_ring_read_user(&ring, buf, max);
-		mutex_unlock(&read_lock);
+		mutex_unlock(&consume_lock);
 		if (n < 0)
 			return n;
 		if (n > 0)

@@ -102,7 +102,7 @@ static bool fill_tuple_skb(struct tcpw_event *ev, const struct sk_buff *skb)
 	return false;
 }
 
-static bool port_match(const struct tcpw_event *ev)
+static bool wanted(const struct tcpw_event *ev)
 {
 	int i;
 
@@ -139,7 +139,7 @@ static void fill_id(struct tcpw_event *ev, const struct sock *sk)
  * Window and buffer state, and whether the peer's FIN has arrived; only
  * for full TCP sockets.
  */
-static void fill_snapshot(struct tcpw_event *ev, const struct sock *sk)
+static void snapshot(struct tcpw_event *ev, const struct sock *sk)
 {
 	const struct tcp_sock *tp = tcp_sk(sk);
 
@@ -171,7 +171,7 @@ static void fill_snapshot(struct tcpw_event *ev, const struct sock *sk)
  * owner (connect, listen, close, shutdown): there and only there the
  * current task is the owner. Elsewhere (softirq) it is a bystander.
  */
-static bool owner_transition(int oldstate, int newstate)
+static bool owner_context(int oldstate, int newstate)
 {
 	switch (oldstate) {
 	case TCP_CLOSE:
@@ -195,19 +195,19 @@ static void fill_owner(struct tcpw_event *ev)
 }
 
 /* A non-STATE event on a socket of any kind: both states are current. */
-static void emit_sock_event(u8 kind, const struct sock *sk)
+static void emit_sock(u8 kind, const struct sock *sk)
 {
 	struct tcpw_event ev;
 
 	event_init(&ev, kind);
 	fill_tuple(&ev, sk);
-	if (!port_match(&ev))
+	if (!wanted(&ev))
 		return;
 	fill_id(&ev, sk);
 	ev.oldstate = sk->sk_state;
 	ev.newstate = sk->sk_state;
 	if (sk_fullsock(sk))
-		fill_snapshot(&ev, sk);
+		snapshot(&ev, sk);
 	tcpw_emit(&ev);
 }
 
@@ -261,7 +261,7 @@ static bool sample_due(u64 cookie, u64 now)
 
 /* -- probes: the tracepoints' TP_PROTO with a leading void *data ------ */
 
-static void probe_set_state(void *data, const struct sock *sk,
+static void tcpw_state(void *data, const struct sock *sk,
 			    const int oldstate, const int newstate)
 {
 	struct tcpw_event ev;
@@ -270,27 +270,27 @@ static void probe_set_state(void *data, const struct sock *sk,
 		return;
 	event_init(&ev, TCPW_EV_STATE);
 	fill_tuple(&ev, sk);
-	if (!port_match(&ev))
+	if (!wanted(&ev))
 		return;
 	fill_id(&ev, sk);
 	ev.oldstate = oldstate;
 	ev.newstate = newstate;
 	if (sk_fullsock(sk))
-		fill_snapshot(&ev, sk);
-	if (owner_transition(oldstate, newstate) && in_task())
+		snapshot(&ev, sk);
+	if (owner_context(oldstate, newstate) && in_task())
 		fill_owner(&ev);
 	tcpw_emit(&ev);
 }
 
-static void probe_retransmit_skb(void *data, const struct sock *sk,
+static void tcpw_retrans(void *data, const struct sock *sk,
 				 const struct sk_buff *skb)
 {
 	if (tcpw_capturing())
-		emit_sock_event(TCPW_EV_RETRANS, sk);
+		emit_sock(TCPW_EV_RETRANS, sk);
 }
 
 /* The request sock's own tuple and cookie (the child inherits it). */
-static void probe_retransmit_synack(void *data, const struct sock *sk,
+static void tcpw_synack(void *data, const struct sock *sk,
 				    const struct request_sock *req)
 {
 	const struct sock *rsk = req_to_sk((struct request_sock *)req);
@@ -300,7 +300,7 @@ static void probe_retransmit_synack(void *data, const struct sock *sk,
 		return;
 	event_init(&ev, TCPW_EV_SYNACK_RETRANS);
 	fill_tuple(&ev, rsk);
-	if (!port_match(&ev))
+	if (!wanted(&ev))
 		return;
 	fill_id(&ev, rsk);
 	ev.oldstate = TCP_SYN_RECV;
@@ -313,7 +313,7 @@ static void probe_retransmit_synack(void *data, const struct sock *sk,
  * timewait or request sock, or with none at all (a segment for a closed
  * port); handle every case.
  */
-static void probe_send_reset(void *data, const struct sock *sk,
+static void tcpw_rst_sent(void *data, const struct sock *sk,
 			     const struct sk_buff *skb)
 {
 	struct tcpw_event ev;
@@ -321,10 +321,10 @@ static void probe_send_reset(void *data, const struct sock *sk,
 	if (!tcpw_capturing())
 		return;
 	if (sk) {
-		emit_sock_event(TCPW_EV_RST_SENT, sk);
+		emit_sock(TCPW_EV_RST_SENT, sk);
 		return;
 	}
-	if (!skb || !fill_tuple_skb(&ev, skb) || !port_match(&ev))
+	if (!skb || !fill_tuple_skb(&ev, skb) || !wanted(&ev))
 		return;
 	if (skb->dev)
 		ev.netns = dev_net(skb->dev)->ns.inum;
@@ -334,13 +334,13 @@ static void probe_send_reset(void *data, const struct sock *sk,
 	tcpw_emit(&ev);
 }
 
-static void probe_receive_reset(void *data, struct sock *sk)
+static void tcpw_rst_recv(void *data, struct sock *sk)
 {
 	if (tcpw_capturing())
-		emit_sock_event(TCPW_EV_RST_RECV, sk);
+		emit_sock(TCPW_EV_RST_RECV, sk);
 }
 
-static void probe_sample(void *data, struct sock *sk, struct sk_buff *skb)
+static void tcpw_probe(void *data, struct sock *sk, struct sk_buff *skb)
 {
 	struct tcpw_event ev;
 
@@ -348,7 +348,7 @@ static void probe_sample(void *data, struct sock *sk, struct sk_buff *skb)
 		return;
 	event_init(&ev, TCPW_EV_SAMPLE);
 	fill_tuple(&ev, sk);
-	if (!port_match(&ev))
+	if (!wanted(&ev))
 		return;
 	fill_id(&ev, sk);
 	if (!sample_due(ev.cookie, ev.ts_ns))
@@ -356,7 +356,7 @@ static void probe_sample(void *data, struct sock *sk, struct sk_buff *skb)
 	ev.oldstate = sk->sk_state;
 	ev.newstate = sk->sk_state;
 	if (sk_fullsock(sk))
-		fill_snapshot(&ev, sk);
+		snapshot(&ev, sk);
 	tcpw_emit(&ev);
 }
 
@@ -370,34 +370,34 @@ static void probe_sample(void *data, struct sock *sk, struct sk_buff *skb)
 static inline void check_protos(void)
 {
 	BUILD_BUG_ON(!sizeof(register_trace_inet_sock_set_state(
-				probe_set_state, NULL)));
+				tcpw_state, NULL)));
 	BUILD_BUG_ON(!sizeof(register_trace_tcp_retransmit_skb(
-				probe_retransmit_skb, NULL)));
+				tcpw_retrans, NULL)));
 	BUILD_BUG_ON(!sizeof(register_trace_tcp_retransmit_synack(
-				probe_retransmit_synack, NULL)));
+				tcpw_synack, NULL)));
 	BUILD_BUG_ON(!sizeof(register_trace_tcp_send_reset(
-				probe_send_reset, NULL)));
+				tcpw_rst_sent, NULL)));
 	BUILD_BUG_ON(!sizeof(register_trace_tcp_receive_reset(
-				probe_receive_reset, NULL)));
-	BUILD_BUG_ON(!sizeof(register_trace_tcp_probe(probe_sample, NULL)));
+				tcpw_rst_recv, NULL)));
+	BUILD_BUG_ON(!sizeof(register_trace_tcp_probe(tcpw_probe, NULL)));
 }
 
 /* -- attach ------------------------------------------------------------ */
 
-struct tcpw_probe {
+struct tcpw_attach {
 	const char *name;
 	void *func;
 	struct tracepoint *tp;
 	bool registered;
 };
 
-static struct tcpw_probe probes[] = {
-	{ .name = "inet_sock_set_state",   .func = probe_set_state },
-	{ .name = "tcp_retransmit_skb",	   .func = probe_retransmit_skb },
-	{ .name = "tcp_retransmit_synack", .func = probe_retransmit_synack },
-	{ .name = "tcp_send_reset",	   .func = probe_send_reset },
-	{ .name = "tcp_receive_reset",	   .func = probe_receive_reset },
-	{ .name = "tcp_probe",		   .func = probe_sample },
+static struct tcpw_attach probes[] = {
+	{ .name = "inet_sock_set_state",   .func = tcpw_state },
+	{ .name = "tcp_retransmit_skb",	   .func = tcpw_retrans },
+	{ .name = "tcp_retransmit_synack", .func = tcpw_synack },
+	{ .name = "tcp_send_reset",	   .func = tcpw_rst_sent },
+	{ .name = "tcp_receive_reset",	   .func = tcpw_rst_recv },
+	{ .name = "tcp_probe",		   .func = tcpw_probe },
 };
 
 static void find_tracepoint(struct tracepoint *tp, void *priv)
@@ -434,9 +434,9 @@ int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports)
 
 	for_each_kernel_tracepoint(find_tracepoint, NULL);
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		struct tcpw_probe *p = &probes[i];
+		struct tcpw_attach *p = &probes[i];
 
-		if (p->func == probe_sample && !sample_ns)
+		if (p->func == tcpw_probe && !sample_ns)
 			continue;
 		if (!p->tp) {
 			pr_err("tracepoint %s not found\n", p->name);

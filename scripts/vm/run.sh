@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# The QEMU VM stage: build the kernel module against Debian's installed
-# kernel, boot that kernel under QEMU with this machine's root
-# filesystem shared read-only over 9p (like virtme), run
-# tests/vm/suite.sh in it (module tests, then the host suites with the
-# kmod and the BPF source), and check the VM's dmesg for splats.
+# The QEMU VM stage: for each Debian kernel installed with its headers
+# (the stock one and the PREEMPT_RT one), build the kernel module against
+# it, boot it under QEMU with this machine's root filesystem shared
+# read-only over 9p (like virtme), run tests/vm/suite.sh in it (module
+# tests, then the host suites with the kmod and the BPF source), and check
+# the VM's console and dmesg for splats.
 #
 #   scripts/vm/run.sh [COMMAND]     COMMAND runs in the VM instead of
 #                                   tests/vm/suite.sh (from the repo root)
 #
 # Environment:
 #   B                  build directory (default: build)
-#   TCPW_VM_KVER       kernel version to boot (default: the newest one
-#                      with an image, modules and headers installed)
+#   TCPW_VM_KVERS      kernel versions to boot, space-separated (default:
+#                      every /boot/vmlinuz-* with modules and headers)
 #   TCPW_VM_KVM=1      use KVM (opt-in; TCG is the default, KVM fails on
 #                      some hosts)
-#   TCPW_VM_TIMEOUT    seconds before the VM is killed (default 1500)
+#   TCPW_VM_TIMEOUT    seconds before a VM is killed (default 1500)
 #   TCPW_VM_MEM / TCPW_VM_SMP   memory in MiB (2048) / CPUs (2)
+#   TCPW_VM_APPEND     more kernel command line
 #
-# Prints one "ok NAME" / "FAIL NAME" line per test, ends with
-# "N passed, N failed", exits 1 on any failure. Missing QEMU, kernel or
-# headers are failures, never skips.
+# Every result line names its kernel: "ok 6.1.0-57-rt-amd64/kmod/dev-mode"
+# Ends with "N passed, N failed" and exits 1 on any failure. Missing QEMU,
+# kernels or headers are failures, never skips.
 set -uo pipefail
 
 passed=0 failed=0
@@ -35,6 +37,132 @@ finish() {
 }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
+# vm_kernel KVER: build for it, boot it, run the command, collect results.
+vm_kernel() {
+	local kver=$1 t=$1 kdir=/lib/modules/$1/build out st qemu_rc
+	local t_boot t_end boot end hits
+
+	if [[ ! -f /lib/modules/$kver/modules.dep ]]; then
+		fail "$t/vm-prereq" "no modules for $kver (apt-get install linux-image-$kver)"
+		return
+	elif [[ ! -f $kdir/Makefile ]]; then
+		fail "$t/vm-prereq" "no headers for $kver in $kdir (apt-get install linux-headers-$kver)"
+		return
+	fi
+	echo "# kernel $kver"
+
+	# -- the module for this kernel -----------------------------------------
+	make -s kmod-clean KDIR="$kdir" >/dev/null 2>&1
+	if out=$(make -s kmod KDIR="$kdir" 2>&1) && [[ -f kmod/tcpwatch.ko ]]; then
+		if grep -q 'warning:' <<<"$out"; then
+			fail "$t/kmod-build" "warnings:"
+			grep 'warning:' <<<"$out" | sed 's/^/#   /'
+		else
+			ok "$t/kmod-build"
+		fi
+	else
+		fail "$t/kmod-build" "make kmod KDIR=$kdir failed"
+		tail -n 30 <<<"$out" | sed 's/^/#   /'
+		return
+	fi
+	local modinfo_ver
+	modinfo_ver=$(/sbin/modinfo -F vermagic kmod/tcpwatch.ko 2>/dev/null | cut -d' ' -f1)
+	if [[ $modinfo_ver != "$kver" ]]; then
+		fail "$t/kmod-vermagic" "module built for '$modinfo_ver', VM boots $kver"
+		return
+	fi
+	if out=$(scripts/vm/mkinitramfs.sh "$kver" "$vm/initramfs.cpio.gz" 2>&1); then
+		ok "$t/vm-initramfs"
+	else
+		fail "$t/vm-initramfs" "$out"
+		return
+	fi
+
+	rm -rf "$vm/out"
+	mkdir -p "$vm/out"
+	{
+		printf 'export B=%q TCPW_KVER=%q\n' "$B" "$kver"
+		for v in $(compgen -e | grep -E '^TCPW(ATCH)?_'); do
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done
+		echo "$cmd"
+	} >"$vm/out/cmd"
+
+	# No oops=panic: a splat is reported by the check below, and the rest
+	# of the suite still runs. But a hang panics at once, with the stacks
+	# of every CPU on the console, so it fails the run in seconds instead
+	# of at the timeout: a soft lockup after 2 x watchdog_thresh (20) s, a
+	# task blocked for hung_task_timeout_secs, an RCU stall after
+	# rcu_cpu_stall_timeout. loglevel=5 puts the traces (KERN_WARNING) on
+	# the console and keeps pr_info chatter off the slow serial line.
+	local append="console=ttyS0 panic=-1 loglevel=5 rdinit=/init"
+	append+=" softlockup_panic=1 softlockup_all_cpu_backtrace=1"
+	append+=" hung_task_panic=1 sysctl.kernel.hung_task_all_cpu_backtrace=1"
+	append+=" sysctl.kernel.hung_task_timeout_secs=${TCPW_VM_HUNG_S:-120}"
+	append+=" rcupdate.rcu_cpu_stall_timeout=60 sysctl.kernel.panic_on_rcu_stall=1"
+	append+=" tcpw.repo=$repo ${cmdline_build:-} ${TCPW_VM_APPEND:-}"
+
+	t_boot=$(date +%s.%N)
+	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-1500}" \
+		"$qemu" "${accel[@]}" -smp "${TCPW_VM_SMP:-2}" -m "${TCPW_VM_MEM:-2048}" \
+		-nographic -no-reboot -nic none \
+		-kernel "/boot/vmlinuz-$kver" -initrd "$vm/initramfs.cpio.gz" \
+		-append "$append" \
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" \
+		-virtfs "local,path=$vm/out,mount_tag=out,security_model=none" \
+		"${build_share[@]}" \
+		</dev/null >"$vm/console-$kver.log" 2>&1
+	qemu_rc=$?
+	t_end=$(date +%s.%N)
+
+	# -- results ----------------------------------------------------------------
+	if [[ -f $vm/out/boot_seconds ]]; then
+		ok "$t/vm-boot"
+		echo "# $kver up (init running) $(cat "$vm/out/boot_seconds") s after kernel start"
+	else
+		fail "$t/vm-boot" "the VM never reached its test command (qemu exit $qemu_rc)"
+		tail -n 40 "$vm/console-$kver.log" | sed 's/^/#   /'
+		return
+	fi
+
+	if [[ -f $vm/out/results ]]; then
+		while IFS= read -r line; do
+			case $line in
+			"ok "*) ok "$t/${line#ok }" ;;
+			"FAIL "*) line=${line#FAIL }; fail "$t/${line%%: *}" "${line#*: }" ;;
+			*) echo "# ${line#\# }" ;;
+			esac
+		done <"$vm/out/results"
+	fi
+
+	st=$(cat "$vm/out/status" 2>/dev/null || echo none)
+	if [[ $st == 0 ]]; then
+		ok "$t/vm-suite-status"
+	elif [[ $st == none ]]; then
+		fail "$t/vm-suite-status" "no exit status: the VM died, hung or timed out (qemu exit $qemu_rc); the last step and the kernel's traces:"
+		grep -E '^# (running|cycle)' "$vm/console-$kver.log" | tail -n 2 | sed 's/^/#   /'
+		grep -v '^# ' "$vm/console-$kver.log" | tail -n 60 | sed 's/^/#   /'
+	else
+		fail "$t/vm-suite-status" "the suite exited with $st"
+	fi
+
+	# Kernel splats anywhere in the run fail it.
+	# (the console holds what came after the suite's status was written,
+	# and a panic's stacks)
+	if hits=$(scripts/vm/splat.sh "$vm/console-$kver.log" "$vm/out/dmesg"); then
+		fail "$t/vm-dmesg-clean" "kernel splat in the VM:"
+		head -n 40 <<<"$hits" | sed 's/^/#   /'
+	else
+		ok "$t/vm-dmesg-clean"
+	fi
+	cp "$vm/out/results" "$vm/results-$kver" 2>/dev/null
+
+	boot=$(cat "$vm/out/boot_seconds")
+	end=$(cat "$vm/out/end_seconds" 2>/dev/null || echo "$boot")
+	echo "# $kver times: boot to test command ${boot}s (in-VM clock), suite $(elapsed "$boot" "$end")s, qemu wall $(elapsed "$t_boot" "$t_end")s"
+}
+
 # All in a function: bash has read the whole of it before it runs, so
 # editing this file during a run cannot derail the run.
 main() {
@@ -45,6 +173,7 @@ main() {
 	B=$(cd "$B" && pwd)
 	vm=$B/vm
 	t_start=$(date +%s.%N)
+	cmd=${1:-tests/vm/suite.sh}
 
 	# -- prerequisites: fail loudly --------------------------------------------
 	qemu=$(command -v qemu-system-x86_64 || true)
@@ -52,47 +181,35 @@ main() {
 	command -v busybox >/dev/null ||
 		fail vm-prereq "busybox not found (apt-get install busybox-static)"
 
-	kver=${TCPW_VM_KVER:-}
-	if [[ -z $kver ]]; then
-		for img in $(ls /boot/vmlinuz-* 2>/dev/null | sort -rV); do
+	kvers=${TCPW_VM_KVERS:-}
+	if [[ -z $kvers ]]; then
+		for img in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V); do
 			v=${img#/boot/vmlinuz-}
-			if [[ -f /lib/modules/$v/modules.dep &&
-			      -f /lib/modules/$v/build/Makefile ]]; then
-				kver=$v
-				break
-			fi
+			[[ -f /lib/modules/$v/modules.dep &&
+			   -f /lib/modules/$v/build/Makefile ]] && kvers+=" $v"
 		done
 	fi
-	kdir=/lib/modules/$kver/build
-	if [[ -z $kver || ! -f /boot/vmlinuz-$kver ]]; then
-		fail vm-prereq "no kernel image with modules and headers in /boot (apt-get install linux-image-amd64 linux-headers-amd64)"
-	elif [[ ! -f /lib/modules/$kver/modules.dep ]]; then
-		fail vm-prereq "no modules for $kver (apt-get install linux-image-$kver)"
-	elif [[ ! -f $kdir/Makefile ]]; then
-		fail vm-prereq "no headers for $kver in $kdir (apt-get install linux-headers-$kver)"
+	[[ -n ${kvers// /} ]] ||
+		fail vm-prereq "no kernel image with modules and headers in /boot (apt-get install linux-image-amd64 linux-headers-amd64 linux-image-rt-amd64 linux-headers-rt-amd64)"
+	# CI proves both the stock and the PREEMPT_RT kernel.
+	if [[ ${CI:-} == true && -z ${TCPW_VM_KVERS:-} && $kvers != *-rt-* ]]; then
+		fail vm-prereq "no PREEMPT_RT kernel (apt-get install linux-image-rt-amd64 linux-headers-rt-amd64)"
 	fi
 	((failed == 0)) || finish
-	echo "# kernel $kver, $qemu"
+	echo "# kernels:$kvers; $qemu"
 
-	# -- build: the module for that kernel, the test tools ----------------------
-	mkdir -p "$vm"
-	if out=$(make -s kmod KDIR="$kdir" 2>&1) && [[ -f kmod/tcpwatch.ko ]]; then
-		if grep -q 'warning:' <<<"$out"; then
-			fail kmod-build "warnings:"
-			grep 'warning:' <<<"$out" | sed 's/^/#   /'
-		else
-			ok kmod-build
-		fi
+	# The splat check itself: every line of a known bad log is caught,
+	# nothing of a clean boot is.
+	local bad good
+	bad=$(scripts/vm/splat.sh tests/vm/splat/bad.log | wc -l)
+	good=$(scripts/vm/splat.sh tests/vm/splat/good.log | wc -l)
+	if ((bad == $(wc -l <tests/vm/splat/bad.log) && good == 0)); then
+		ok vm-splat-check
 	else
-		fail kmod-build "make kmod KDIR=$kdir failed"
-		tail -n 30 <<<"$out" | sed 's/^/#   /'
-		finish
+		fail vm-splat-check "caught $bad of $(wc -l <tests/vm/splat/bad.log) bad lines, $good of the clean ones"
 	fi
-	modinfo_ver=$(/sbin/modinfo -F vermagic kmod/tcpwatch.ko 2>/dev/null | cut -d' ' -f1)
-	if [[ $modinfo_ver != "$kver" ]]; then
-		fail kmod-vermagic "module built for '$modinfo_ver', VM boots $kver"
-		finish
-	fi
+
+	mkdir -p "$vm"
 	if out=$(make -s B="$B" "$B/tests/kmod_test" 2>&1); then
 		ok vm-tools-build
 	else
@@ -110,24 +227,6 @@ main() {
 			tail -n 30 <<<"$out" | sed 's/^/#   /'
 		fi
 	fi
-	if out=$(scripts/vm/mkinitramfs.sh "$kver" "$vm/initramfs.cpio.gz" 2>&1); then
-		ok vm-initramfs
-	else
-		fail vm-initramfs "$out"
-		finish
-	fi
-
-	# -- the command, and the shares ---------------------------------------------
-	rm -rf "$vm/out"
-	mkdir -p "$vm/out"
-	cmd=${1:-tests/vm/suite.sh}
-	{
-		printf 'export B=%q\n' "$B"
-		for v in $(compgen -e | grep -E '^TCPW(ATCH)?_'); do
-			printf 'export %s=%q\n' "$v" "${!v}"
-		done
-		echo "$cmd"
-	} >"$vm/out/cmd"
 
 	# The build directory must be visible in the VM at the same path: it is
 	# if it is inside the repository, else it gets a share of its own.
@@ -143,69 +242,10 @@ main() {
 		accel=(-accel kvm -cpu host)
 	fi
 
-	# No oops=panic: a splat is reported by the dmesg check below, and the
-	# rest of the suite still runs.
-	append="console=ttyS0 panic=-1 loglevel=4 rdinit=/init"
-	append+=" tcpw.repo=$repo ${cmdline_build:-}"
-
-	t_boot=$(date +%s.%N)
-	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-1500}" \
-		"$qemu" "${accel[@]}" -smp "${TCPW_VM_SMP:-2}" -m "${TCPW_VM_MEM:-2048}" \
-		-nographic -no-reboot -nic none \
-		-kernel "/boot/vmlinuz-$kver" -initrd "$vm/initramfs.cpio.gz" \
-		-append "$append" \
-		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
-		-virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" \
-		-virtfs "local,path=$vm/out,mount_tag=out,security_model=none" \
-		"${build_share[@]}" \
-		</dev/null >"$vm/console.log" 2>&1
-	qemu_rc=$?
-	t_end=$(date +%s.%N)
-
-	# -- results ------------------------------------------------------------------
-	if [[ -f $vm/out/boot_seconds ]]; then
-		ok vm-boot
-		echo "# VM up (init running) $(cat "$vm/out/boot_seconds") s after kernel start"
-	else
-		fail vm-boot "the VM never reached its test command (qemu exit $qemu_rc)"
-		tail -n 40 "$vm/console.log" | sed 's/^/#   /'
-		finish
-	fi
-
-	if [[ -f $vm/out/results ]]; then
-		while IFS= read -r line; do
-			case $line in
-			"ok "*) echo "$line"; passed=$((passed + 1)) ;;
-			"FAIL "*) echo "$line"; failed=$((failed + 1)) ;;
-			*) echo "# ${line#\# }" ;;
-			esac
-		done <"$vm/out/results"
-	fi
-
-	status=$(cat "$vm/out/status" 2>/dev/null || echo none)
-	if [[ $status == 0 ]]; then
-		ok vm-suite-status
-	elif [[ $status == none ]]; then
-		fail vm-suite-status "no exit status: the VM died or timed out (qemu exit $qemu_rc; $vm/console.log)"
-		tail -n 40 "$vm/console.log" | sed 's/^/#   /'
-	else
-		fail vm-suite-status "the suite exited with $status"
-	fi
-
-	# Kernel splats anywhere in the run fail it.
-	splat='WARNING:|BUG:|BUG |Oops|kernel BUG|general protection|possible circular locking|inconsistent lock state|possible recursive locking|RCU stall|rcu_sched self-detected|rcu: INFO|KASAN|UBSAN|Call Trace:|soft lockup|hard LOCKUP|refcount_t:|list_add corruption|list_del corruption'
-	dmesg_src=$vm/out/dmesg
-	[[ -f $dmesg_src ]] || dmesg_src=$vm/console.log
-	if hits=$(grep -E "$splat" "$dmesg_src"); then
-		fail vm-dmesg-clean "kernel splat in the VM:"
-		head -n 40 <<<"$hits" | sed 's/^/#   /'
-	else
-		ok vm-dmesg-clean
-	fi
-
-	boot=$(cat "$vm/out/boot_seconds")
-	end=$(cat "$vm/out/end_seconds" 2>/dev/null || echo "$boot")
-	echo "# times: boot to test command ${boot}s (in-VM clock), suite $(elapsed "$boot" "$end")s, qemu wall $(elapsed "$t_boot" "$t_end")s, stage total $(elapsed "$t_start" "$t_end")s"
+	for kver in $kvers; do
+		vm_kernel "$kver"
+	done
+	echo "# stage total $(elapsed "$t_start" "$(date +%s.%N)")s"
 	finish
 }
 

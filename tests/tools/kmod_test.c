@@ -9,7 +9,15 @@
  *                                     then check read + drops == made
  *                                     (-D: the ring must have overflowed)
  *   kmod_test churn -t SECONDS [-p PORT]   connection churn, no device
- *   kmod_test drain -t MILLISECONDS   read and validate for a while
+ *   kmod_test drain -t MILLISECONDS [-g]
+ *                                     read and validate for a while
+ *                                     (-g: the device may be gone: an
+ *                                     open that lost a race with rmmod)
+ *   kmod_test abuse -t MILLISECONDS [-p PORT]
+ *                                     churn on every CPU, concurrent
+ *                                     readers with odd read sizes, bad
+ *                                     ioctls; then read + pending must
+ *                                     equal what the module counted
  *   kmod_test dump [-r N] [-f N] [-t MILLISECONDS]
  *                                     print records as text (debugging)
  *
@@ -25,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -839,7 +848,7 @@ static int cmd_churn(unsigned int secs, uint16_t port)
 	return 0;
 }
 
-static int cmd_drain(unsigned int ms, const char *name)
+static int cmd_drain(unsigned int ms, const char *name, bool may_be_gone)
 {
 	uint64_t end = now_ns() + ms * 1000000ull;
 	struct pollfd pfd;
@@ -848,6 +857,12 @@ static int cmd_drain(unsigned int ms, const char *name)
 	int fd, r;
 
 	fd = open(DEV_PATH, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && may_be_gone &&
+	    (errno == ENOENT || errno == ENODEV || errno == ENXIO)) {
+		printf("# %s: the module was gone before open (%s)\n", name,
+		       strerror(errno));
+		return 0;
+	}
 	if (fd < 0)
 		die("open " DEV_PATH);
 	pfd.fd = fd;
@@ -867,6 +882,175 @@ static int cmd_drain(unsigned int ms, const char *name)
 	free(b.v);
 	CHECK(!bad, name, "%zu of %zu records invalid", bad, total);
 	printf("# %s: %zu records\n", name, total);
+	return failures ? 1 : 0;
+}
+
+/* -- kmod_test abuse ---------------------------------------------------- */
+
+/*
+ * Everything a hostile user can do to the device at once, under churn on
+ * every CPU: several readers on one file and on their own files, each
+ * with odd read sizes (smaller than a record, not a multiple of one, one
+ * record, many), and bad ioctls (unknown numbers, bad pointers) in a
+ * loop. The module must hand out whole valid records only, and when the
+ * churn stops, the records read by all readers plus what is still
+ * pending must equal what the module says it queued.
+ */
+#define ABUSE_READERS	4
+
+struct abuse_reader {
+	pthread_t th;
+	int fd;
+	size_t size;		/* bytes per read() */
+	uint64_t records, bad, torn;
+};
+
+static volatile bool abuse_stop, churn_stop;
+
+static void *abuse_read_fn(void *arg)
+{
+	struct abuse_reader *r = arg;
+	char *buf = malloc(r->size);
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	size_t i;
+	ssize_t n;
+
+	if (!buf)
+		die("malloc");
+	while (!abuse_stop) {
+		poll(&pfd, 1, 5);
+		n = read(r->fd, buf, r->size);
+		if (n < 0) {
+			/* EINVAL: a buffer smaller than one record. */
+			if (errno != EAGAIN && errno != EINVAL)
+				r->bad++;
+			continue;
+		}
+		if (n % TCPW_EVENT_SIZE) {
+			r->torn++;
+			continue;
+		}
+		for (i = 0; i < (size_t)n / TCPW_EVENT_SIZE; i++) {
+			struct tcpw_event e;
+
+			memcpy(&e, buf + i * TCPW_EVENT_SIZE, sizeof(e));
+			if (!record_valid(&e))
+				r->bad++;
+		}
+		r->records += n / TCPW_EVENT_SIZE;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *abuse_ioctl_fn(void *arg)
+{
+	int fd = *(int *)arg;
+	unsigned long n = 0;
+
+	while (!abuse_stop) {
+		/* Unknown commands, and the real ones at unmapped memory. */
+		ioctl(fd, _IO('t', 0x7f));
+		ioctl(fd, 0xdeadbeef, bad_addr);
+		ioctl(fd, TCPW_IOC_GET_STATS, (void *)bad_addr);
+		ioctl(fd, TCPW_IOC_GET_VERSION, (void *)bad_addr);
+		read(fd, (void *)bad_addr, TCPW_EVENT_SIZE * 4);
+		if (++n % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void *abuse_churn_fn(void *arg)
+{
+	uint16_t port = (uint16_t)(uintptr_t)arg;
+	uint64_t n = 0;
+	int lfd;
+
+	private_netns();
+	lfd = listener(port);
+	while (!churn_stop) {
+		if (n++ & 1)
+			conn_rst(lfd, port, NULL);
+		else
+			conn_fin(lfd, port, 1, NULL, NULL);
+	}
+	close(lfd);
+	return NULL;
+}
+
+static int cmd_abuse(unsigned int ms, uint16_t port)
+{
+	static const size_t sizes[ABUSE_READERS] = {
+		TCPW_EVENT_SIZE - 1, TCPW_EVENT_SIZE,
+		3 * TCPW_EVENT_SIZE + 7, 512 * TCPW_EVENT_SIZE + 100,
+	};
+	struct abuse_reader rd[ABUSE_READERS] = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t churn[64], ioc;
+	uint64_t read_total = 0, bad = 0, torn = 0, queued = 0, pending;
+	struct tcpw_stats st;
+	struct evbuf rest = { 0 };
+	int shared, i, k;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > 64)
+		ncpu = 64;
+	/* Two readers share one file, the others have their own. */
+	shared = open(DEV_PATH, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (shared < 0)
+		die("open " DEV_PATH);
+	for (i = 0; i < ABUSE_READERS; i++) {
+		rd[i].size = sizes[i];
+		rd[i].fd = i < 2 ? shared :
+			   open(DEV_PATH, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (rd[i].fd < 0)
+			die("open " DEV_PATH);
+		if (pthread_create(&rd[i].th, NULL, abuse_read_fn, &rd[i]))
+			die("pthread_create");
+	}
+	if (pthread_create(&ioc, NULL, abuse_ioctl_fn, &shared))
+		die("pthread_create");
+	for (i = 0; i < ncpu; i++)
+		if (pthread_create(&churn[i], NULL, abuse_churn_fn,
+				   (void *)(uintptr_t)(port + i)))
+			die("pthread_create");
+	sleep_ms(ms);
+	churn_stop = true;
+	for (i = 0; i < ncpu; i++)
+		pthread_join(churn[i], NULL);
+	/* Churn is over: let the readers take what is left, then stop. */
+	sleep_ms(200);
+	abuse_stop = true;
+	pthread_join(ioc, NULL);
+	for (i = 0; i < ABUSE_READERS; i++) {
+		pthread_join(rd[i].th, NULL);
+		read_total += rd[i].records;
+		bad += rd[i].bad;
+		torn += rd[i].torn;
+	}
+	if (drain(shared, &rest))
+		die("read");
+	pending = rest.n;
+	if (get_stats(shared, &st))
+		die("TCPW_IOC_GET_STATS");
+	for (k = 1; k < TCPW_EV_MAX; k++)
+		queued += st.events[k];
+	CHECK(!bad && !torn, "abuse-whole-records",
+	      "%" PRIu64 " invalid records or errors, %" PRIu64
+	      " reads not a whole number of records", bad, torn);
+	CHECK(read_total + pending == queued, "abuse-nothing-lost",
+	      "read %" PRIu64 " + pending %" PRIu64 " != queued %" PRIu64,
+	      read_total, pending, queued);
+	CHECK(read_total > 0, "abuse-readers-read", "no records read");
+	printf("# abuse: %ld churn threads, %d readers, %" PRIu64
+	       " records read, %" PRIu64 " pending, %" PRIu64 " queued\n",
+	       ncpu, ABUSE_READERS, read_total, pending, queued);
+	for (i = 2; i < ABUSE_READERS; i++)
+		close(rd[i].fd);
+	close(shared);
+	free(rest.v);
 	return failures ? 1 : 0;
 }
 
@@ -939,7 +1123,8 @@ static void usage(void)
 		"usage: kmod_test dev [-p PORT]\n"
 		"       kmod_test count [-r N] [-f N] [-p PORT] [-x PORT -m N] [-t NAME] [-D]\n"
 		"       kmod_test churn -t SECONDS [-p PORT]\n"
-		"       kmod_test drain -t MILLISECONDS [-n NAME]\n"
+		"       kmod_test drain -t MILLISECONDS [-n NAME] [-g]\n"
+		"       kmod_test abuse -t MILLISECONDS [-p PORT]\n"
 		"       kmod_test dump [-r N] [-f N] [-p PORT] [-t MILLISECONDS]\n");
 	exit(2);
 }
@@ -947,7 +1132,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	int n_rst = 0, n_fin = 0, n_x = 0, opt;
-	bool want_drops = false;
+	bool want_drops = false, may_be_gone = false;
 	unsigned int t = 1;
 	uint16_t port = 7100, xport = 7200;
 	const char *name = "count", *cmd;
@@ -956,7 +1141,7 @@ int main(int argc, char **argv)
 		usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "r:f:p:x:m:t:n:P:D")) != -1) {
+	while ((opt = getopt(argc, argv, "r:f:p:x:m:t:n:P:Dg")) != -1) {
 		switch (opt) {
 		case 'r': n_rst = atoi(optarg); break;
 		case 'f': n_fin = atoi(optarg); break;
@@ -972,6 +1157,7 @@ int main(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'P': prefix = optarg; break;
 		case 'D': want_drops = true; break;
+		case 'g': may_be_gone = true; break;
 		default: usage();
 		}
 	}
@@ -985,7 +1171,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "churn"))
 		return cmd_churn(t, port);
 	if (!strcmp(cmd, "drain"))
-		return cmd_drain(t, name);
+		return cmd_drain(t, name, may_be_gone);
+	if (!strcmp(cmd, "abuse"))
+		return cmd_abuse(t, port);
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(n_rst, n_fin, port, t);
 	usage();

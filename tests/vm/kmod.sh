@@ -15,10 +15,15 @@ fail() { echo "FAIL kmod/$1${2:+: $2}"; rc=1; }
 loaded() { grep -q '^tcpwatch ' /proc/modules; }
 load() { loaded && rmmod tcpwatch; insmod "$KO" "$@"; }
 
+# Each step names itself on the console first: if the kernel hangs, the
+# last "# running" line says where.
+running() { echo "# running kmod/$1"; }
+
 # step NAME CMD...: ok when CMD succeeds, else FAIL with its last lines.
 step() {
 	local name=$1 out
 	shift
+	running "$name"
 	if out=$("$@" 2>&1); then
 		ok "$name"
 	else
@@ -28,6 +33,7 @@ step() {
 
 # tool ARGS...: kmod_test prints its own ok/FAIL lines.
 tool() {
+	running "$1 ${*:2}"
 	"$T" "$@" || rc=1
 }
 
@@ -73,20 +79,16 @@ step insmod-ports load sample_ms=0 ports=7300,7301
 tool count -r 20 -f 10 -p 7300 -x 7400 -m 20 -t ports
 step rmmod rmmod tcpwatch
 
-# Load, read and unload repeatedly under connection churn.
-"$T" churn -t 30 -p 7500 >"$B/vm/churn.log" 2>&1 &
-churn=$!
-for i in 1 2 3 4 5; do
-	step "cycle-$i-insmod" load sample_ms=10
-	tool drain -t 400 -n "cycle-$i-read"
-	step "cycle-$i-rmmod" rmmod tcpwatch
-	step "cycle-$i-insmod-idle" insmod "$KO"
-	sleep 0.2
-	step "cycle-$i-rmmod-idle" rmmod tcpwatch
-done
-kill "$churn" 2>/dev/null
-wait "$churn" 2>/dev/null
-cat "$B/vm/churn.log"
+# Concurrent readers, odd read sizes and bad ioctls under churn on every
+# CPU: only whole valid records, and none lost.
+step insmod-abuse load sample_ms=1 ring_bytes=262144
+tool abuse -t 3000 -p 7400
+step rmmod-abuse rmmod tcpwatch
+
+# Load, read and unload under churn on every CPU, with readers racing
+# rmmod (tests/vm/kmod-cycles.sh): the cycles that once hung the kernel.
+running cycles
+tests/vm/kmod-cycles.sh "${TCPW_CYCLES:-100}" || rc=1
 if loaded; then
 	fail unloaded "tcpwatch still loaded"
 else
