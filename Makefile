@@ -28,7 +28,9 @@ MNL_LIBS      := $(or $(shell pkg-config --libs libmnl 2>/dev/null),-lmnl)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	    -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Iuser \
+# CPPFLAGS and LDFLAGS as the environment gives them: dpkg-buildflags
+# passes hardening (_FORTIFY_SOURCE, -z now) through them.
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) -Iinclude -Iuser \
 	      -I$(B) $(LIBBPF_CFLAGS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	     -fno-sanitize-recover=all
@@ -89,7 +91,7 @@ $(B)/san/user/%.o: user/%.c user/*.h include/uapi/tcpwatch.h $(SKELS) | $(B)
 
 $(B)/tcpwatch: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/san/tcpwatch: $(SAN_OBJS)
 	$(call msg,LINK,$@)
