@@ -15,6 +15,8 @@ test_pkgs=(
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
 	libbpf-tools
+	dkms dh-dkms debhelper dpkg-dev build-essential lintian
+	systemd man-db logrotate bash-completion
 )
 
 pkgs=("${build_pkgs[@]}")

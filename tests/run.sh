@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The test runner: tests/run.sh [unit|host|vm|all] [NAME-FILTER]
+# The test runner: tests/run.sh [unit|host|vm|package|all] [NAME-FILTER]
 #
 #   unit  build/tests/test_* binaries (ASan/UBSan)
 #   host  tests/integration/*.sh on this kernel, real sockets in a
 #         private netns, the real daemon (TCPWATCH_SOURCE=bpf|kmod)
 #   vm    scripts/vm/run.sh: the module and BPF suites in QEMU
+#   package  tests/package/run.sh: make install, the unit, logrotate,
+#         man pages, completion, DKMS and the Debian packages
 #
 # Prints "ok NAME" / "FAIL NAME" per test and ends with
 # "N passed, N failed". Under CI=true nothing is skipped: a missing
@@ -90,12 +92,20 @@ run_vm() {
 	suite vm scripts/vm/run.sh
 }
 
+# DKMS and dpkg --root need root; the suite itself skips (or, under
+# CI=true, fails) what it cannot run.
+run_package() {
+	echo "# package"
+	suite package tests/package/run.sh "$filter"
+}
+
 case $what in
 unit) run_unit ;;
 host) run_host ;;
 vm) run_vm ;;
-all) run_unit; run_host; run_vm ;;
-*) echo "usage: tests/run.sh [unit|host|vm|all] [filter]" >&2; exit 2 ;;
+package) run_package ;;
+all) run_unit; run_host; run_vm; run_package ;;
+*) echo "usage: tests/run.sh [unit|host|vm|package|all] [filter]" >&2; exit 2 ;;
 esac
 
 if ((${#failed[@]})); then
