@@ -5,6 +5,7 @@
 #   make run        install deps, build, start the daemon (BPF source)
 #   make test       every test: unit, host integration, QEMU VM
 #   make kmod       the kernel module against $(KDIR)
+#   make vmtest-debug  the module's suite on a lockdep/KASAN kernel
 #   make bench      overhead benchmark
 #   make install    [DESTDIR=] [PREFIX=/usr/local]: daemon, man pages,
 #                   unit, logrotate, default file, completion, DKMS source
@@ -62,7 +63,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test unit-test host-test vmtest kmod kmod-clean bench \
+.PHONY: all deps run test unit-test host-test vmtest vmtest-debug kmod kmod-clean bench \
 	clean install deb
 
 all: $(B)/tcpwatch $(B)/san/tcpwatch $(UNIT_BINS) $(TOOL_BINS)
@@ -120,6 +121,16 @@ host-test: all
 
 vmtest: all
 	$(Q)B=$(B) tests/run.sh vm
+
+# The module's suite (with TCPW_CYCLES load/unload cycles, default 100) on
+# a debug kernel built from Debian's linux-source-6.1: lockdep, KASAN, RCU
+# and atomic-sleep checks. Not part of make test: the first build takes
+# ~25 min on 2 cores (scripts/vm/debug-kernel.sh), a boot under TCG ~1 min.
+vmtest-debug: all
+	$(Q)scripts/install-deps.sh --vm-debug
+	$(Q)tree=$$(B=$(B) scripts/vm/debug-kernel.sh) && \
+		B=$(B) TCPW_VM_KVERS=" " TCPW_VM_TREE=$$tree \
+		scripts/vm/run.sh tests/vm/kmod.sh
 
 # -- run ----------------------------------------------------------------
 run: deps all

@@ -4,6 +4,7 @@
 #
 #   scripts/install-deps.sh          build + run + test (incl. QEMU VM)
 #   scripts/install-deps.sh --build  build only
+#   scripts/install-deps.sh --vm-debug   and what make vmtest-debug needs
 set -euo pipefail
 
 build_pkgs=(
@@ -14,13 +15,23 @@ test_pkgs=(
 	iproute2 nftables jq libjson-c-dev procps netcat-openbsd
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
+	linux-image-rt-amd64 linux-headers-rt-amd64
 	libbpf-tools
 	dkms dh-dkms debhelper dpkg-dev build-essential lintian
 	systemd man-db logrotate bash-completion
 )
 
+# make vmtest-debug: a debug kernel from Debian's own source.
+debug_pkgs=(
+	linux-source-6.1 flex bison bc libssl-dev libelf-dev xz-utils
+)
+
 pkgs=("${build_pkgs[@]}")
-[[ "${1:-}" == --build ]] || pkgs+=("${test_pkgs[@]}")
+case ${1:-} in
+--build) ;;
+--vm-debug) pkgs+=("${test_pkgs[@]}" "${debug_pkgs[@]}") ;;
+*) pkgs+=("${test_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

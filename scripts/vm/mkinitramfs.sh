@@ -3,7 +3,9 @@
 # mount a 9p root (9p, 9pnet_virtio, virtio_pci and their dependencies
 # from modules.dep) + initramfs-init as /init.
 #
-#   scripts/vm/mkinitramfs.sh KERNEL_VERSION OUTPUT.cpio.gz
+#   scripts/vm/mkinitramfs.sh KERNEL_VERSION|builtin OUTPUT.cpio.gz
+#
+# "builtin": a kernel with 9p and virtio built in (make vmtest-debug).
 set -euo pipefail
 
 kver=$1 out=$2
@@ -12,7 +14,7 @@ moddir=/lib/modules/$kver
 busybox=$(command -v busybox || true)
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
-[[ -f $moddir/modules.dep ]] || die "no $moddir/modules.dep (install linux-image-$kver)"
+[[ $kver == builtin || -f $moddir/modules.dep ]] || die "no $moddir/modules.dep (install linux-image-$kver)"
 [[ -n $busybox ]] || die "no busybox (apt-get install busybox-static)"
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 	ldd "$busybox" 2>&1 | grep -q 'not a dynamic' ||
@@ -42,7 +44,8 @@ add() {
 	done
 	order+=("$path")
 }
-for m in virtio_pci 9pnet_virtio 9p; do
+touch "$stage/modules.order"
+[[ $kver == builtin ]] || for m in virtio_pci 9pnet_virtio 9p; do
 	path=$(grep -m1 -E "/$m\.ko(\.[gx]z|\.zst)?:" "$moddir/modules.dep" |
 	       cut -d: -f1) || true
 	if [[ -z $path ]]; then

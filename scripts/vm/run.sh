@@ -13,6 +13,8 @@
 #   B                  build directory (default: build)
 #   TCPW_VM_KVERS      kernel versions to boot, space-separated (default:
 #                      every /boot/vmlinuz-* with modules and headers)
+#   TCPW_VM_TREE       also (or, with TCPW_VM_KVERS=" ", only) boot a
+#                      kernel built in this tree (make vmtest-debug)
 #   TCPW_VM_KVM=1      use KVM (opt-in; TCG is the default, KVM fails on
 #                      some hosts)
 #   TCPW_VM_TIMEOUT    seconds before a VM is killed (default 1500)
@@ -37,19 +39,27 @@ finish() {
 }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-# vm_kernel KVER: build for it, boot it, run the command, collect results.
+# vm_kernel NAME IMAGE KDIR MODS: build the module against KDIR, boot
+# IMAGE, run the command, collect its results as NAME/... MODS is the
+# kernel version whose /lib/modules gives the initramfs its 9p and virtio
+# modules, or "builtin" for a kernel that has them built in.
 vm_kernel() {
-	local kver=$1 t=$1 kdir=/lib/modules/$1/build out st qemu_rc
+	local t=$1 image=$2 kdir=$3 mods=$4 kver out st qemu_rc
 	local t_boot t_end boot end hits
 
-	if [[ ! -f /lib/modules/$kver/modules.dep ]]; then
-		fail "$t/vm-prereq" "no modules for $kver (apt-get install linux-image-$kver)"
+	if [[ ! -f $image ]]; then
+		fail "$t/vm-prereq" "no kernel image $image"
+		return
+	elif [[ $mods != builtin && ! -f /lib/modules/$mods/modules.dep ]]; then
+		fail "$t/vm-prereq" "no modules for $mods (apt-get install linux-image-$mods)"
 		return
 	elif [[ ! -f $kdir/Makefile ]]; then
-		fail "$t/vm-prereq" "no headers for $kver in $kdir (apt-get install linux-headers-$kver)"
+		fail "$t/vm-prereq" "no headers in $kdir (apt-get install linux-headers-$t)"
 		return
 	fi
-	echo "# kernel $kver"
+	kver=$mods	# Debian's headers report the upstream version instead
+	[[ $mods == builtin ]] && kver=$(make -s -C "$kdir" kernelrelease 2>/dev/null)
+	echo "# kernel $t: $kver, $image"
 
 	# -- the module for this kernel -----------------------------------------
 	make -s kmod-clean KDIR="$kdir" >/dev/null 2>&1
@@ -71,7 +81,7 @@ vm_kernel() {
 		fail "$t/kmod-vermagic" "module built for '$modinfo_ver', VM boots $kver"
 		return
 	fi
-	if out=$(scripts/vm/mkinitramfs.sh "$kver" "$vm/initramfs.cpio.gz" 2>&1); then
+	if out=$(scripts/vm/mkinitramfs.sh "$mods" "$vm/initramfs.cpio.gz" 2>&1); then
 		ok "$t/vm-initramfs"
 	else
 		fail "$t/vm-initramfs" "$out"
@@ -106,23 +116,23 @@ vm_kernel() {
 	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-1500}" \
 		"$qemu" "${accel[@]}" -smp "${TCPW_VM_SMP:-2}" -m "${TCPW_VM_MEM:-2048}" \
 		-nographic -no-reboot -nic none \
-		-kernel "/boot/vmlinuz-$kver" -initrd "$vm/initramfs.cpio.gz" \
+		-kernel "$image" -initrd "$vm/initramfs.cpio.gz" \
 		-append "$append" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" \
 		-virtfs "local,path=$vm/out,mount_tag=out,security_model=none" \
 		"${build_share[@]}" \
-		</dev/null >"$vm/console-$kver.log" 2>&1
+		</dev/null >"$vm/console-$t.log" 2>&1
 	qemu_rc=$?
 	t_end=$(date +%s.%N)
 
 	# -- results ----------------------------------------------------------------
 	if [[ -f $vm/out/boot_seconds ]]; then
 		ok "$t/vm-boot"
-		echo "# $kver up (init running) $(cat "$vm/out/boot_seconds") s after kernel start"
+		echo "# $t up (init running) $(cat "$vm/out/boot_seconds") s after kernel start"
 	else
 		fail "$t/vm-boot" "the VM never reached its test command (qemu exit $qemu_rc)"
-		tail -n 40 "$vm/console-$kver.log" | sed 's/^/#   /'
+		tail -n 40 "$vm/console-$t.log" | sed 's/^/#   /'
 		return
 	fi
 
@@ -141,8 +151,8 @@ vm_kernel() {
 		ok "$t/vm-suite-status"
 	elif [[ $st == none ]]; then
 		fail "$t/vm-suite-status" "no exit status: the VM died, hung or timed out (qemu exit $qemu_rc); the last step and the kernel's traces:"
-		grep -E '^# (running|cycle)' "$vm/console-$kver.log" | tail -n 2 | sed 's/^/#   /'
-		grep -v '^# ' "$vm/console-$kver.log" | tail -n 60 | sed 's/^/#   /'
+		grep -E '^# (running|cycle)' "$vm/console-$t.log" | tail -n 2 | sed 's/^/#   /'
+		grep -v '^# ' "$vm/console-$t.log" | tail -n 60 | sed 's/^/#   /'
 	else
 		fail "$t/vm-suite-status" "the suite exited with $st"
 	fi
@@ -150,17 +160,17 @@ vm_kernel() {
 	# Kernel splats anywhere in the run fail it.
 	# (the console holds what came after the suite's status was written,
 	# and a panic's stacks)
-	if hits=$(scripts/vm/splat.sh "$vm/console-$kver.log" "$vm/out/dmesg"); then
+	if hits=$(scripts/vm/splat.sh "$vm/console-$t.log" "$vm/out/dmesg"); then
 		fail "$t/vm-dmesg-clean" "kernel splat in the VM:"
 		head -n 40 <<<"$hits" | sed 's/^/#   /'
 	else
 		ok "$t/vm-dmesg-clean"
 	fi
-	cp "$vm/out/results" "$vm/results-$kver" 2>/dev/null
+	cp "$vm/out/results" "$vm/results-$t" 2>/dev/null
 
 	boot=$(cat "$vm/out/boot_seconds")
 	end=$(cat "$vm/out/end_seconds" 2>/dev/null || echo "$boot")
-	echo "# $kver times: boot to test command ${boot}s (in-VM clock), suite $(elapsed "$boot" "$end")s, qemu wall $(elapsed "$t_boot" "$t_end")s"
+	echo "# $t times: boot to test command ${boot}s (in-VM clock), suite $(elapsed "$boot" "$end")s, qemu wall $(elapsed "$t_boot" "$t_end")s"
 }
 
 # All in a function: bash has read the whole of it before it runs, so
@@ -182,17 +192,17 @@ main() {
 		fail vm-prereq "busybox not found (apt-get install busybox-static)"
 
 	kvers=${TCPW_VM_KVERS:-}
-	if [[ -z $kvers ]]; then
+	if [[ -z $kvers && -z ${TCPW_VM_TREE:-} ]]; then
 		for img in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V); do
 			v=${img#/boot/vmlinuz-}
 			[[ -f /lib/modules/$v/modules.dep &&
 			   -f /lib/modules/$v/build/Makefile ]] && kvers+=" $v"
 		done
 	fi
-	[[ -n ${kvers// /} ]] ||
+	[[ -n ${kvers// /}${TCPW_VM_TREE:-} ]] ||
 		fail vm-prereq "no kernel image with modules and headers in /boot (apt-get install linux-image-amd64 linux-headers-amd64 linux-image-rt-amd64 linux-headers-rt-amd64)"
 	# CI proves both the stock and the PREEMPT_RT kernel.
-	if [[ ${CI:-} == true && -z ${TCPW_VM_KVERS:-} && $kvers != *-rt-* ]]; then
+	if [[ ${CI:-} == true && -z ${TCPW_VM_KVERS:-}${TCPW_VM_TREE:-} && $kvers != *-rt-* ]]; then
 		fail vm-prereq "no PREEMPT_RT kernel (apt-get install linux-image-rt-amd64 linux-headers-rt-amd64)"
 	fi
 	((failed == 0)) || finish
@@ -243,8 +253,13 @@ main() {
 	fi
 
 	for kver in $kvers; do
-		vm_kernel "$kver"
+		vm_kernel "$kver" "/boot/vmlinuz-$kver" "/lib/modules/$kver/build" "$kver"
 	done
+	# make vmtest-debug: a kernel tree of our own, everything built in.
+	if [[ -n ${TCPW_VM_TREE:-} ]]; then
+		vm_kernel "debug-$(make -s -C "$TCPW_VM_TREE" kernelversion)" \
+			"$TCPW_VM_TREE/arch/x86/boot/bzImage" "$TCPW_VM_TREE" builtin
+	fi
 	echo "# stage total $(elapsed "$t_start" "$(date +%s.%N)")s"
 	finish
 }
