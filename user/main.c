@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 static const char usage_top[] =
 "usage: tcpwatch COMMAND [OPTIONS]\n"

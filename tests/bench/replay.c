@@ -43,7 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 #define NS_PER_EVENT	50000ULL
 #define TICK_NS		50000000ULL	/* the daemon's default --tick-ms */

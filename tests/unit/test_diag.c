@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "unit.h"
-#include "daemon.h"
+#include "core/daemon.h"
 
 #define NETNS	4026531840u
 #define MS	1000000ULL

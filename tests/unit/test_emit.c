@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 #include "unit.h"
 
 #define NETNS	4026531840u

@@ -9,7 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 #define OUT_BUF		(1u << 20)
 #define OUT_FLUSH_AT	(OUT_BUF - 64 * 1024)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table.h"
+#include "core/table.h"
 
 #define INIT_CAP	1024u
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 struct ls_filter {
 	int state;		/* -1: any */

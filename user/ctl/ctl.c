@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 #define CTL_MAX_CLIENTS	32
 #define CTL_MAX_REQ	4096

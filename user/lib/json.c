@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "lib/json.h"
 
 int json_init(struct jbuf *b, int fd, size_t cap)
 {

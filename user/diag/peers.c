@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 #define AGG_MAX		65536u	/* peers tracked at once */
 #define AGG_INIT	256u

@@ -13,7 +13,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "source.h"
+#include "source/source.h"
 #include "tcpwatch.skel.h"
 
 _Static_assert(sizeof(struct tcpw_event) == TCPW_EVENT_SIZE,

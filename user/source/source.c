@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "source.h"
+#include "source/source.h"
 
 int source_parse_kind(const char *s, enum source_kind *out)
 {

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "owner.h"
-#include "sockdiag.h"
+#include "core/daemon.h"
+#include "kernel/owner.h"
+#include "kernel/sockdiag.h"
 
 #define NS	1000000000ULL
 #define CW_LIST_MAX	10	/* sockets listed in a CLOSE_WAIT finding */

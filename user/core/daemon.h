@@ -11,13 +11,13 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "diag.h"
-#include "json.h"
-#include "format.h"
-#include "netns.h"
-#include "reconcile.h"
-#include "source.h"
-#include "table.h"
+#include "diag/diag.h"
+#include "lib/json.h"
+#include "lib/format.h"
+#include "kernel/netns.h"
+#include "core/reconcile.h"
+#include "source/source.h"
+#include "core/table.h"
 
 #define DEFAULT_CTL_PATH	"/run/tcpwatch/tcpwatch.sock"
 #define TCPWATCH_VERSION	"0.1.0"

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <linux/nsfs.h>
 
-#include "netns.h"
-#include "sockdiag.h"
+#include "kernel/netns.h"
+#include "kernel/sockdiag.h"
 
 /*
  * setns() changes the calling thread only, so "our" netns is the

@@ -17,7 +17,7 @@
 #include <libmnl/libmnl.h>
 
 #include "uapi/tcpwatch.h"
-#include "sockdiag.h"
+#include "kernel/sockdiag.h"
 
 /*
  * The kernel fills dump skbs up to the largest recvmsg() buffer it has

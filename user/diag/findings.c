@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 #define MAX_FINDINGS	4096	/* all rules together */
 #define SUBJECT_MAX	384

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "format.h"
+#include "lib/format.h"
 #include "uapi/tcpwatch.h"
 
 static const char *const states[TCPW_STATE_MAX] = {

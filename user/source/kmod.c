@@ -15,7 +15,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source/source.h"
 
 _Static_assert(sizeof(struct tcpw_event) == TCPW_EVENT_SIZE,
 	       "struct tcpw_event changed size");

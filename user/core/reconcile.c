@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "netns.h"
-#include "owner.h"
-#include "reconcile.h"
-#include "sockdiag.h"
-#include "table.h"
+#include "lib/format.h"
+#include "kernel/netns.h"
+#include "kernel/owner.h"
+#include "core/reconcile.h"
+#include "kernel/sockdiag.h"
+#include "core/table.h"
 
 struct rec_ctx {
 	const struct sock_filter *f;

@@ -7,7 +7,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 {

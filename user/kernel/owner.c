@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "owner.h"
+#include "kernel/owner.h"
 
 static int parse_uint(const char *s, long max)
 {
