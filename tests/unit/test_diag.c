@@ -11,6 +11,8 @@
 
 #include "unit.h"
 #include "core/daemon.h"
+#include "core/emit.h"
+#include "diag/sweep.h"
 
 #define NETNS	4026531840u
 #define MS	1000000ULL

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "core/emit.h"
+#include "diag/sweep.h"
 #include "unit.h"
 
 #define NETNS	4026531840u

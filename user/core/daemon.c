@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "core/emit.h"
 
 #define OUT_BUF		(1u << 20)
 #define OUT_FLUSH_AT	(OUT_BUF - 64 * 1024)
 #define LOST_RECONCILE_DELAY_NS	200000000ULL	/* let a burst pass */
 
 /* epoll tags: pointers to these tell the source of an event */
-static int tag_src, tag_ctl, tag_sig, tag_out;
+static int tag_src, tag_sig, tag_out;
 
 int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 {
@@ -170,14 +171,16 @@ static void tick(struct daemon *d)
 	check_drops(d);
 	now = mono_ns();
 	table_expire(&d->tab, now, on_expire, d);
-	ctl_expire(d, now);
 	if (d->tab.by_state[TCPW_SYN_SENT] && now >= d->next_ports_ns) {
 		__u32 learned;
 
 		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
 		d->next_ports_ns = now + 500000000ULL;
 	}
-	diag_sweep(d, now);
+	/* the modules: the control socket's timeouts, the sweep */
+	for (int i = 0; i < d->nmods; i++)
+		if (d->mods[i]->tick)
+			d->mods[i]->tick(d, now);
 	if (d->next_reconcile_ns && now >= d->next_reconcile_ns) {
 		run_reconcile(d, d->rec_reason ? d->rec_reason : "periodic",
 			      false);
@@ -230,7 +233,7 @@ static int init_common(struct daemon *d, int out_fd)
 	int err;
 
 	wallclock_sync(&d->wc);
-	d->epfd = d->ctl_fd = d->sig_fd = -1;
+	d->epfd = d->sig_fd = -1;
 	err = table_init(&d->tab, 4096);
 	if (err)
 		return err;
@@ -256,7 +259,9 @@ int daemon_init_offline(struct daemon *d, int out_fd)
 
 void daemon_free(struct daemon *d)
 {
-	ctl_close_all(d);
+	while (d->nmods)	/* last added, first gone */
+		if (d->mods[--d->nmods]->free)
+			d->mods[d->nmods]->free(d);
 	if (d->has_out) {
 		if (d->out.fd > STDERR_FILENO)
 			close(d->out.fd);
@@ -268,10 +273,6 @@ void daemon_free(struct daemon *d)
 	netns_free(&d->ns);
 	if (d->epfd >= 0)
 		close(d->epfd);
-	if (d->ctl_fd >= 0) {
-		close(d->ctl_fd);
-		unlink(d->o.ctl_path);
-	}
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 }
@@ -304,10 +305,10 @@ static void loop(struct daemon *d)
 				/* the pipe's reader is gone (EPOLLERR) */
 				d->out.err = -EPIPE;
 				d->stop = true;
-			} else if (tag == &tag_ctl) {
-				ctl_accept(d);
 			} else {
-				ctl_io(d, tag, evs[i].events);
+				struct daemon_io *io = tag;
+
+				io->fn(d, io, evs[i].events);
 			}
 		}
 		if (mono_ns() >= next_tick) {
@@ -317,52 +318,73 @@ static void loop(struct daemon *d)
 	}
 }
 
-int daemon_run(const struct daemon_opts *o)
+int daemon_add_module(struct daemon *d, const struct daemon_module *m)
 {
-	struct daemon d = { .o = *o };
+	if (d->nmods >= DAEMON_MODULES_MAX)
+		return -ENOSPC;
+	d->mods[d->nmods++] = m;
+	return 0;
+}
+
+int daemon_io_add(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int daemon_io_mod(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
+void daemon_io_del(struct daemon *d, int fd)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int daemon_start(struct daemon *d, const struct daemon_opts *o)
+{
 	char err_msg[512] = "";
 	int out_fd, err;
 
-	err = init_common(&d, -1);
+	memset(d, 0, sizeof(*d));
+	d->o = *o;
+	err = init_common(d, -1);
 	if (err)
 		goto out;
-	out_fd = open_output(&d);
+	out_fd = open_output(d);
 	if (o->output && out_fd < 0) {
 		err = out_fd;
 		goto out;
 	}
 	if (out_fd >= 0) {
-		err = json_init(&d.out, out_fd, OUT_BUF);
+		err = json_init(&d->out, out_fd, OUT_BUF);
 		if (err)
 			goto out;
-		d.has_out = true;
+		d->has_out = true;
 	}
-	d.sig_fd = setup_signals();
-	if (d.sig_fd < 0) {
-		err = d.sig_fd;
+	d->sig_fd = setup_signals();
+	if (d->sig_fd < 0) {
+		err = d->sig_fd;
 		goto out;
 	}
 	/* Attach first, seed second: nothing falls between the two. */
-	err = source_open(&d.src, o->source, &o->src, err_msg,
+	err = source_open(&d->src, o->source, &o->src, err_msg,
 			  sizeof(err_msg));
 	if (err) {
 		fprintf(stderr, "tcpwatch: %s\n", err_msg);
-		d.src = NULL;
+		d->src = NULL;
 		goto out;
 	}
-	d.ctl_fd = ctl_listen(o->ctl_path);
-	if (d.ctl_fd < 0) {
-		err = d.ctl_fd;
-		fprintf(stderr,
-			"tcpwatch: cannot listen on %s: %s (another daemon running? use --ctl PATH)\n",
-			o->ctl_path, strerror(-err));
-		goto out;
-	}
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d.epfd < 0 ||
-	    epoll_add(d.epfd, source_fd(d.src), &tag_src) ||
-	    epoll_add(d.epfd, d.ctl_fd, &tag_ctl) ||
-	    epoll_add(d.epfd, d.sig_fd, &tag_sig)) {
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0 ||
+	    epoll_add(d->epfd, source_fd(d->src), &tag_src) ||
+	    epoll_add(d->epfd, d->sig_fd, &tag_sig)) {
 		err = -errno;
 		goto out;
 	}
@@ -371,35 +393,46 @@ int daemon_run(const struct daemon_opts *o)
 	 * `tcpwatch run | head` ends even when no event is written. Files
 	 * can't be polled (EPERM): nothing to watch there.
 	 */
-	if (d.has_out) {
+	if (d->has_out) {
 		struct epoll_event ev = { .events = 0, .data.ptr = &tag_out };
 
-		epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.out.fd, &ev);
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->out.fd, &ev);
 	}
-	d.start_ns = mono_ns();
-	d.diag.next_sweep_ns = d.start_ns + d.o.diag.sweep_ms * 1000000ULL;
-	err = run_reconcile(&d, "start", true);
+	return 0;
+out:
+	if (d->has_out && d->out.err)
+		fprintf(stderr, "tcpwatch: writing output: %s\n",
+			strerror(-d->out.err));
+	return err;
+}
+
+int daemon_loop(struct daemon *d)
+{
+	int err;
+
+	d->start_ns = mono_ns();
+	d->diag.next_sweep_ns = d->start_ns + d->o.diag.sweep_ms * 1000000ULL;
+	err = run_reconcile(d, "start", true);
 	if (err)
 		goto out;
-	emit_start(&d);
-	if (d.has_out && json_flush(&d.out))
+	emit_start(d);
+	if (d->has_out && json_flush(&d->out))
 		goto out;
-	loop(&d);
+	loop(d);
 	/* Leave nothing behind in the ring. */
-	if (!d.out.err) {
-		drain(&d);
-		check_drops(&d);
-		emit_stop(&d);
-		if (d.has_out)
-			json_flush(&d.out);
+	if (!d->out.err) {
+		drain(d);
+		check_drops(d);
+		emit_stop(d);
+		if (d->has_out)
+			json_flush(&d->out);
 	}
 	err = 0;
 out:
-	if (d.has_out && d.out.err == -EPIPE)
+	if (d->has_out && d->out.err == -EPIPE)
 		err = 0;	/* `tcpwatch run | head`: the reader is done */
-	else if (d.has_out && d.out.err)
+	else if (d->has_out && d->out.err)
 		fprintf(stderr, "tcpwatch: writing output: %s\n",
-			strerror(-d.out.err));
-	daemon_free(&d);
+			strerror(-d->out.err));
 	return err;
 }

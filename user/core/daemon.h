@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "diag/diag.h"
+#include "diag/peers.h"
 #include "lib/json.h"
 #include "lib/format.h"
 #include "kernel/netns.h"
@@ -33,9 +33,8 @@ struct daemon_opts {
 	struct diag_opts diag;	/* thresholds of the rules */
 };
 
-struct ctl_client;
-
 #define GONE_SNAPS	4
+#define DAEMON_MODULES_MAX	4
 
 struct daemon {
 	struct daemon_opts o;
@@ -45,7 +44,7 @@ struct daemon {
 	bool has_out;
 	struct wallclock wc;
 	struct netns_set ns;
-	int epfd, ctl_fd, sig_fd;
+	int epfd, sig_fd;
 	bool stop;
 	__u64 start_ns;
 
@@ -74,11 +73,18 @@ struct daemon {
 	} gone[GONE_SNAPS];
 	__u32 gone_next;
 
-	struct ctl_client *clients;
 	struct diag diag;
+	const struct daemon_module *mods[DAEMON_MODULES_MAX];
+	int nmods;
 };
 
-int daemon_run(const struct daemon_opts *o);
+/*
+ * The daemon's life: start (source attached, signals, epoll), add the
+ * modules (main.c: the control socket, the sweep), run until a signal,
+ * free. daemon_start's errors are printed.
+ */
+int daemon_start(struct daemon *d, const struct daemon_opts *o);
+int daemon_loop(struct daemon *d);
 
 /*
  * The record path without a kernel, for the replay benchmark and unit
@@ -91,45 +97,27 @@ void daemon_free(struct daemon *d);
  * sees everything the kernel has produced so far. */
 void daemon_sync(struct daemon *d);
 
-/* emit.c: NDJSON records */
-void emit_head(struct daemon *d, const char *type, __u64 ts_ns);
-void emit_tail(struct daemon *d);
-struct apply_result;
-void emit_event(struct daemon *d, const struct tcpw_event *ev,
-		const struct apply_result *res);
-/* Returns whether the record carried e's snap (see emit.c: snap_due). */
-bool emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
-		    __u8 new, __u64 ts_ns, const char *reason);
-void emit_lost(struct daemon *d, const __u64 *delta, __u64 count);
-void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
-		    const char *reason, __u64 took_ns);
-void emit_start(struct daemon *d);
-/* Pieces of a socket record, shared with query.c (ls --json):
- * ,"netns":..,"dport":N  /  ,"pid":..,"comm":..,"owner":".."  /
- * ,"retrans":..,"rst_recv":N  /  ,"snap":{...}  /  KEY{"state":N,...} */
-void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
-		const __u8 *saddr, __u16 sport, const __u8 *daddr,
-		__u16 dport);
-void json_owner(struct jbuf *b, const struct sock_entry *e,
-		const struct tcpw_event *ev);
-void json_counters(struct jbuf *b, const struct sock_entry *e);
-void json_snap(struct jbuf *b, const struct sock_snap *s);
-void json_kinds(struct jbuf *b, const char *key, size_t klen,
-		const __u64 *v);
-void emit_stop(struct daemon *d);
+/*
+ * Modules hang off the loop without the daemon knowing them (the control
+ * socket, the diagnostics' sweep): tick runs every tick, free when the
+ * daemon ends; an fd they watch carries a struct daemon_io.
+ */
+struct daemon_module {
+	const char *name;
+	void (*tick)(struct daemon *d, __u64 now);
+	void (*free)(struct daemon *d);
+};
 
-/* query.c: answers to the control socket */
-void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc);
-void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc);
+struct daemon_io {
+	void (*fn)(struct daemon *d, struct daemon_io *io, __u32 events);
+};
 
-/* ctl.c: the control socket */
-int ctl_listen(const char *path);
-void ctl_accept(struct daemon *d);
-void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events);
-void ctl_close_all(struct daemon *d);
-/* drop clients stuck for longer than the control timeout */
-void ctl_expire(struct daemon *d, __u64 now_ns);
-/* client side: send one request, copy the answer to stdout */
-int ctl_request(const char *path, const char *req);
+int daemon_add_module(struct daemon *d, const struct daemon_module *m);
+/* epoll on fd for events; io->fn is called with what happened. */
+int daemon_io_add(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io);
+int daemon_io_mod(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io);
+void daemon_io_del(struct daemon *d, int fd);
 
 #endif

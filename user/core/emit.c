@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "core/emit.h"
 
 void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 {
@@ -27,29 +28,6 @@ void emit_tail(struct daemon *d)
 {
 	json_lit(&d->out, "}\n");
 	d->lines++;
-}
-
-void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
-		const __u8 *saddr, __u16 sport, const __u8 *daddr,
-		__u16 dport)
-{
-	char a[ADDR_STRLEN];
-
-	json_key(b, "netns");
-	json_u64(b, netns);
-	json_key(b, "family");
-	json_ch(b, '"');
-	json_raw(b, family_name(family), strlen(family_name(family)));
-	json_lit(b, "\",\"saddr\":\"");
-	json_raw(b, a, addr_str(a, family, saddr));
-	json_ch(b, '"');
-	json_key(b, "sport");
-	json_u64(b, sport);
-	json_lit(b, ",\"daddr\":\"");
-	json_raw(b, a, addr_str(a, family, daddr));
-	json_ch(b, '"');
-	json_key(b, "dport");
-	json_u64(b, dport);
 }
 
 static void state_field(struct jbuf *b, const char *key, size_t klen,

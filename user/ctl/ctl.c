@@ -18,13 +18,25 @@
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "ctl/ctl.h"
+#include "ctl/query.h"
 
 #define CTL_MAX_CLIENTS	32
 #define CTL_MAX_REQ	4096
 #define CTL_MAX_ARGS	32
 #define CTL_TIMEOUT_NS	(10ULL * 1000000000ULL)
 
+/* The control socket as a module of the daemon: its listening socket
+ * and clients; the daemon only calls the hooks registered here. */
+static struct {
+	struct daemon_io io;
+	int fd;
+	const char *path;
+	struct ctl_client *clients;
+} ctl = { .fd = -1 };
+
 struct ctl_client {
+	struct daemon_io io;	/* first: the loop's tag */
 	struct ctl_client *next;
 	int fd;
 	size_t in_len, out_off;
@@ -44,7 +56,7 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-int ctl_listen(const char *path)
+static int ctl_listen(const char *path)
 {
 	struct sockaddr_un sa;
 	char dir[sizeof(sa.sun_path)];
@@ -81,36 +93,42 @@ int ctl_listen(const char *path)
 
 static void client_free(struct daemon *d, struct ctl_client *c)
 {
-	struct ctl_client **pp = &d->clients;
+	struct ctl_client **pp = &ctl.clients;
 
 	while (*pp && *pp != c)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = c->next;
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	daemon_io_del(d, c->fd);
 	close(c->fd);
 	json_free(&c->out);
 	free(c);
 }
 
-void ctl_close_all(struct daemon *d)
+static void ctl_free(struct daemon *d)
 {
-	while (d->clients)
-		client_free(d, d->clients);
+	while (ctl.clients)
+		client_free(d, ctl.clients);
+	if (ctl.fd >= 0) {
+		close(ctl.fd);
+		unlink(ctl.path);
+		ctl.fd = -1;
+	}
 }
 
-void ctl_accept(struct daemon *d)
+static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events);
+
+static void ctl_accept(struct daemon *d, struct daemon_io *io, __u32 events)
 {
 	int n = 0;
 
-	for (struct ctl_client *c = d->clients; c; c = c->next)
+	for (struct ctl_client *c = ctl.clients; c; c = c->next)
 		n++;
 	for (;;) {
-		struct epoll_event ev = { .events = EPOLLIN };
 		struct ctl_client *c;
 		int fd;
 
-		fd = accept4(d->ctl_fd, NULL, NULL,
+		fd = accept4(ctl.fd, NULL, NULL,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -126,15 +144,15 @@ void ctl_accept(struct daemon *d)
 		}
 		c->fd = fd;
 		c->since_ns = mono_ns();
-		ev.data.ptr = c;
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		c->io.fn = ctl_io;
+		if (daemon_io_add(d, fd, EPOLLIN, &c->io)) {
 			json_free(&c->out);
 			free(c);
 			close(fd);
 			continue;
 		}
-		c->next = d->clients;
-		d->clients = c;
+		c->next = ctl.clients;
+		ctl.clients = c;
 		n++;
 	}
 }
@@ -157,24 +175,22 @@ static void answer(struct daemon *d, struct ctl_client *c)
 		argv[argc++] = t;
 	if (!argc) {
 		json_lit(&c->out, "error: empty request\n");
-	} else if (!strcmp(argv[0], "ls")) {
-		query_ls(d, &c->out, argv + 1, argc - 1);
-	} else if (!strcmp(argv[0], "diag")) {
-		daemon_sync(d);
-		query_diag(d, &c->out, argv + 1, argc - 1);
-	} else if (!strcmp(argv[0], "stats")) {
-		query_stats(d, &c->out, argv + 1, argc - 1);
-	} else if (!strcmp(argv[0], "ping")) {
-		json_lit(&c->out, "pong\n");
-	} else {
-		json_lit(&c->out, "error: unknown request \"");
-		json_raw(&c->out, argv[0], strlen(argv[0]));
-		json_lit(&c->out, "\"\n");
+		return;
 	}
+	for (const struct query_cmd *q = query_cmds; q->name; q++) {
+		if (!strcmp(argv[0], q->name)) {
+			q->fn(d, &c->out, argv + 1, argc - 1);
+			return;
+		}
+	}
+	json_lit(&c->out, "error: unknown request \"");
+	json_raw(&c->out, argv[0], strlen(argv[0]));
+	json_lit(&c->out, "\"\n");
 }
 
-void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events)
+static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events)
 {
+	struct ctl_client *c = (struct ctl_client *)io;
 	char sink[4096];
 	ssize_t n;
 
@@ -193,9 +209,7 @@ void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events)
 		    c->in_len < CTL_MAX_REQ - 1)
 			return;
 		answer(d, c);
-		struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
-
-		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		daemon_io_mod(d, c->fd, EPOLLOUT, &c->io);
 	}
 	while (c->out_off < c->out.len) {
 		n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
@@ -214,10 +228,8 @@ void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events)
 	 * read until the client closes.
 	 */
 	if (!c->shut) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-
 		shutdown(c->fd, SHUT_WR);
-		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		daemon_io_mod(d, c->fd, EPOLLIN, &c->io);
 		c->shut = true;
 	}
 	while ((n = read(c->fd, sink, sizeof(sink))) > 0)
@@ -227,15 +239,46 @@ void ctl_io(struct daemon *d, struct ctl_client *c, __u32 events)
 	client_free(d, c);
 }
 
-void ctl_expire(struct daemon *d, __u64 now_ns)
+/* drop clients stuck for longer than the control timeout */
+static void ctl_expire(struct daemon *d, __u64 now_ns)
 {
-	struct ctl_client *c = d->clients, *next;
+	struct ctl_client *c = ctl.clients, *next;
 
 	for (; c; c = next) {
 		next = c->next;
 		if (now_ns - c->since_ns > CTL_TIMEOUT_NS)
 			client_free(d, c);
 	}
+}
+
+static const struct daemon_module ctl_module = {
+	.name = "ctl",
+	.tick = ctl_expire,
+	.free = ctl_free,
+};
+
+int ctl_attach(struct daemon *d, const char *path)
+{
+	int err;
+
+	ctl.fd = ctl_listen(path);
+	if (ctl.fd < 0) {
+		fprintf(stderr,
+			"tcpwatch: cannot listen on %s: %s (another daemon running? use --ctl PATH)\n",
+			path, strerror(-ctl.fd));
+		return ctl.fd;
+	}
+	ctl.path = path;
+	ctl.io.fn = ctl_accept;
+	err = daemon_add_module(d, &ctl_module);
+	if (!err)
+		err = daemon_io_add(d, ctl.fd, EPOLLIN, &ctl.io);
+	if (err) {
+		close(ctl.fd);
+		unlink(path);
+		ctl.fd = -1;
+	}
+	return err;
 }
 
 int ctl_request(const char *path, const char *req)

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "core/emit.h"
+#include "ctl/query.h"
+#include "diag/findings.h"
+#include "diag/sweep.h"
 
 struct ls_filter {
 	int state;		/* -1: any */
@@ -409,3 +413,47 @@ void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc)
 	else
 		stats_text(d, b);
 }
+
+void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	bool json = false;
+	__u64 now = mono_ns();
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "json=1")) {
+			json = true;
+		} else {
+			json_lit(b, "error: bad diag option \"");
+			json_raw(b, argv[i], strlen(argv[i]));
+			json_lit(b, "\"\n");
+			return;
+		}
+	}
+	/* Answer from a fresh sweep: everything the kernel produced so
+	 * far is in, and so is its verdict. */
+	daemon_sync(d);
+	diag_sweep_now(d, now);
+	switch (findings_render(d, b, json, now)) {
+	case 0:
+		break;
+	case -ENOMEM:
+		json_lit(b, "error: out of memory\n");
+		break;
+	default:
+		json_lit(b, "error: the diagnostics are not running\n");
+	}
+}
+
+static void query_ping(struct daemon *d, struct jbuf *b, char **argv,
+		       int argc)
+{
+	json_lit(b, "pong\n");
+}
+
+const struct query_cmd query_cmds[] = {
+	{ "ls", query_ls },
+	{ "diag", query_diag },
+	{ "stats", query_stats },
+	{ "ping", query_ping },
+	{ NULL, NULL },
+};

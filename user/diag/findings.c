@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "core/daemon.h"
+#include "core/emit.h"
+#include "diag/findings.h"
+#include "diag/rule.h"
 
 #define MAX_FINDINGS	4096	/* all rules together */
 #define SUBJECT_MAX	384
@@ -20,7 +23,7 @@
 #define SUMMARY_MAX	384
 
 struct finding {
-	char rule[32];
+	const struct diag_rule *rule;
 	char key[160];
 	char subject[SUBJECT_MAX];
 	char evidence[EVIDENCE_MAX];
@@ -69,6 +72,10 @@ void findings_free(struct findings *f)
 __u32 findings_open(const struct findings *f, __u64 *opened,
 		    __u64 *resolved, __u64 *suppressed)
 {
+	if (!f) {
+		*opened = *resolved = *suppressed = 0;
+		return 0;
+	}
 	*opened = f->opened;
 	*resolved = f->resolved;
 	*suppressed = f->suppressed;
@@ -91,21 +98,20 @@ static void finding_body(struct daemon *d, struct jbuf *b,
 			 const struct finding *x, const char *event,
 			 __u64 now)
 {
-	const char *explain, *fix;
+	const char *rule = x->rule->id;
 	char w[32];
 
-	rule_text(x->rule, &explain, &fix);
 	json_lit(b, ",\"event\":\"");
 	json_raw(b, event, strlen(event));
 	json_lit(b, "\",\"id\":");
 	{
-		char id[sizeof(x->rule) + sizeof(x->key) + 1];
+		char id[32 + sizeof(x->key) + 1];
 
-		snprintf(id, sizeof(id), "%s/%s", x->rule, x->key);
+		snprintf(id, sizeof(id), "%s/%s", rule, x->key);
 		json_cstr(b, id, sizeof(id));
 	}
 	json_lit(b, ",\"rule\":\"");
-	json_raw(b, x->rule, strlen(x->rule));
+	json_raw(b, rule, strlen(rule));
 	json_lit(b, "\",\"severity\":\"");
 	json_raw(b, sev_names[x->sev], strlen(sev_names[x->sev]));
 	json_lit(b, "\",\"subject\":");
@@ -115,9 +121,9 @@ static void finding_body(struct daemon *d, struct jbuf *b,
 	json_key(b, "evidence");
 	json_raw(b, x->evidence, strlen(x->evidence));
 	json_key(b, "explain");
-	json_cstr(b, explain, 1024);
+	json_cstr(b, x->rule->explain, 1024);
 	json_key(b, "fix");
-	json_cstr(b, fix, 1024);
+	json_cstr(b, x->rule->fix, 1024);
 	json_lit(b, ",\"since\":\"");
 	json_raw(b, w, wallclock_fmt(&d->wc, x->opened_ns, w));
 	json_ch(b, '"');
@@ -139,7 +145,7 @@ static void write_record(struct daemon *d, struct finding *x,
 	emit_tail(d);
 }
 
-static struct finding *lookup(struct findings *f, const char *rule,
+static struct finding *lookup(struct findings *f, const struct diag_rule *rule,
 			      const char *key, __u32 *rule_count)
 {
 	struct finding *hit = NULL;
@@ -148,7 +154,7 @@ static struct finding *lookup(struct findings *f, const char *rule,
 	for (__u32 i = 0; i < f->n; i++) {
 		struct finding *x = f->v[i];
 
-		if (strcmp(x->rule, rule))
+		if (x->rule != rule)
 			continue;
 		(*rule_count)++;
 		if (!hit && !strcmp(x->key, key))
@@ -177,10 +183,10 @@ void finding_report(struct daemon *d, const struct finding_in *in,
 			f->suppressed++;
 			return;
 		}
-		copy_str(x->rule, sizeof(x->rule), in->rule);
+		x->rule = in->rule;
 		copy_str(x->key, sizeof(x->key), in->key);
-		copy_str(x->subject, sizeof(x->subject), in->subject);
-		copy_str(x->evidence, sizeof(x->evidence), in->evidence);
+		copy_str(x->subject, sizeof(x->subject), in->subj.p);
+		copy_str(x->evidence, sizeof(x->evidence), in->ev.p);
 		copy_str(x->summary, sizeof(x->summary), in->summary);
 		x->sev = in->sev;
 		x->opened_ns = now;
@@ -192,11 +198,11 @@ void finding_report(struct daemon *d, const struct finding_in *in,
 	}
 	x->seen = true;
 	x->absent_ns = 0;
-	changed = strcmp(x->evidence, in->evidence) != 0;
+	changed = strcmp(x->evidence, in->ev.p) != 0;
 	if (changed) {
-		copy_str(x->evidence, sizeof(x->evidence), in->evidence);
+		copy_str(x->evidence, sizeof(x->evidence), in->ev.p);
 		copy_str(x->summary, sizeof(x->summary), in->summary);
-		copy_str(x->subject, sizeof(x->subject), in->subject);
+		copy_str(x->subject, sizeof(x->subject), in->subj.p);
 		x->dirty = true;
 	}
 	if (in->sev != x->sev) {
@@ -300,33 +306,18 @@ static void evidence_text(struct jbuf *b, const char *j)
 	(void)first;
 }
 
-void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
+int findings_render(struct daemon *d, struct jbuf *b, bool json,
+		    __u64 now)
 {
 	struct findings *f = d->diag.f;
 	struct finding **v;
-	bool json = false;
-	__u64 now = mono_ns();
 	__u32 count[SEV_CRITICAL + 1] = { 0 };
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "json=1")) {
-			json = true;
-		} else {
-			json_lit(b, "error: bad diag option \"");
-			json_raw(b, argv[i], strlen(argv[i]));
-			json_lit(b, "\"\n");
-			return;
-		}
-	}
-	/* Answer from a fresh sweep: everything the kernel produced so
-	 * far is in (daemon_sync ran), and so is its verdict. */
-	d->diag.next_sweep_ns = 0;
-	diag_sweep(d, now);
+	if (!f)
+		return -ENOENT;
 	v = malloc((f->n ? f->n : 1) * sizeof(*v));
-	if (!v) {
-		json_lit(b, "error: out of memory\n");
-		return;
-	}
+	if (!v)
+		return -ENOMEM;
 	memcpy(v, f->v, f->n * sizeof(*v));
 	qsort(v, f->n, sizeof(*v), cmp_finding);
 	for (__u32 i = 0; i < f->n; i++)
@@ -344,7 +335,6 @@ void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
 	}
 	for (__u32 i = 0; i < f->n; i++) {
 		struct finding *x = v[i];
-		const char *explain, *fix;
 		char line[128];
 
 		if (json) {
@@ -353,20 +343,20 @@ void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
 			json_lit(b, "}\n");
 			continue;
 		}
-		rule_text(x->rule, &explain, &fix);
 		snprintf(line, sizeof(line), "\n%-8s %s, open %.1f s\n  ",
 			 x->sev == SEV_CRITICAL ? "CRITICAL"
 			 : x->sev == SEV_WARNING ? "WARNING" : "INFO",
-			 x->rule, (now - x->opened_ns) / 1e9);
+			 x->rule->id, (now - x->opened_ns) / 1e9);
 		json_raw(b, line, strlen(line));
 		json_raw(b, x->summary, strlen(x->summary));
 		json_lit(b, "\n  evidence: ");
 		evidence_text(b, x->evidence);
 		json_lit(b, "\n  why: ");
-		json_raw(b, explain, strlen(explain));
+		json_raw(b, x->rule->explain, strlen(x->rule->explain));
 		json_lit(b, "\n  fix: ");
-		json_raw(b, fix, strlen(fix));
+		json_raw(b, x->rule->fix, strlen(x->rule->fix));
 		json_ch(b, '\n');
 	}
 	free(v);
+	return 0;
 }

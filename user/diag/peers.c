@@ -42,8 +42,7 @@ int diag_init(struct diag *g, const struct diag_opts *o)
 	g->cap = AGG_INIT;
 	g->aggs = calloc(g->cap, sizeof(*g->aggs));
 	g->heads = malloc(g->cap * sizeof(*g->heads));
-	g->f = findings_new();
-	if (!g->aggs || !g->heads || !g->f)
+	if (!g->aggs || !g->heads)
 		return -ENOMEM;
 	g->mask = g->cap - 1;
 	memset(g->heads, 0xff, g->cap * sizeof(*g->heads));
@@ -57,8 +56,6 @@ void diag_free(struct diag *g)
 		free(g->aggs[i].lat);
 	free(g->aggs);
 	free(g->heads);
-	findings_free(g->f);
-	diag_free_scratch(g);
 	memset(g, 0, sizeof(*g));
 }
 

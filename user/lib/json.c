@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "lib/format.h"
 #include "lib/json.h"
 
 int json_init(struct jbuf *b, int fd, size_t cap)
@@ -217,4 +218,40 @@ void json_fixed(struct jbuf *b, __u64 v, int decimals)
 		v /= 10;
 	}
 	json_raw(b, frac, decimals);
+}
+
+void json_real(struct jbuf *b, double v)
+{
+	if (v < 0)
+		v = 0;
+	json_fixed(b, (__u64)(v * 1000 + 0.5), 3);
+}
+
+void json_cstr_or_null(struct jbuf *b, const char *s, size_t max)
+{
+	if (s)
+		json_cstr(b, s, max);
+	else
+		json_lit(b, "null");
+}
+
+void json_addr(struct jbuf *b, __u16 family, const __u8 *addr)
+{
+	char a[ADDR_STRLEN];
+
+	json_ch(b, '"');
+	json_raw(b, a, addr_str(a, family, addr));
+	json_ch(b, '"');
+}
+
+void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
+		const __u8 *saddr, __u16 sport, const __u8 *daddr,
+		__u16 dport)
+{
+	json_u64_field(b, "netns", netns);
+	json_name_field(b, "family", family_name(family));
+	json_addr_field(b, "saddr", family, saddr);
+	json_u64_field(b, "sport", sport);
+	json_addr_field(b, "daddr", family, daddr);
+	json_u64_field(b, "dport", dport);
 }

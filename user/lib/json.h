@@ -81,4 +81,39 @@ void json_fixed(struct jbuf *b, __u64 v, int decimals);
 /* ,"key": — keys are literals that need no escaping */
 #define json_key(b, k) json_lit((b), "," "\"" k "\":")
 
+/*
+ * Typed fields, the one way to write a `,"key":value` pair. The key is a
+ * string literal: its length is known at compile time, so a field costs
+ * one memcpy and the value's own writer (no strlen, no allocation) and
+ * the event path can use these as well.
+ */
+#define json_u64_field(b, k, v)	(json_key(b, k), json_u64((b), (v)))
+#define json_i64_field(b, k, v)	(json_key(b, k), json_i64((b), (v)))
+/* n bytes of s, escaped */
+#define json_str_field(b, k, s, n) (json_key(b, k), json_str((b), (s), (n)))
+/* a NUL-terminated string of at most max bytes; NULL: null */
+#define json_cstr_field(b, k, s, max) \
+	(json_key(b, k), json_cstr_or_null((b), (s), (max)))
+/* a string constant that needs no escaping (a name from a table) */
+#define json_name_field(b, k, s) \
+	(json_key(b, k), json_ch((b), '"'), \
+	 json_raw((b), (s), strlen(s)), json_ch((b), '"'))
+/* a fraction, rate or duration: 3 decimals, negative values as 0 */
+#define json_real_field(b, k, v) (json_key(b, k), json_real((b), (v)))
+#define json_bool_field(b, k, v) \
+	((v) ? json_lit((b), "," "\"" k "\":true") \
+	     : json_lit((b), "," "\"" k "\":false"))
+#define json_null_field(b, k)	json_lit((b), "," "\"" k "\":null")
+/* an address as text ("10.0.0.1", "::1") */
+#define json_addr_field(b, k, family, addr) \
+	(json_key(b, k), json_addr((b), (family), (addr)))
+
+void json_real(struct jbuf *b, double v);
+void json_cstr_or_null(struct jbuf *b, const char *s, size_t max);
+void json_addr(struct jbuf *b, __u16 family, const __u8 *addr);
+/* ,"netns":N,"family":"inet","saddr":..,"sport":N,"daddr":..,"dport":N */
+void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
+		const __u8 *saddr, __u16 sport, const __u8 *daddr,
+		__u16 dport);
+
 #endif
