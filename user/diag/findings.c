@@ -18,15 +18,12 @@
 #include "diag/rule.h"
 
 #define MAX_FINDINGS	4096	/* all rules together */
-#define SUBJECT_MAX	384
-#define EVIDENCE_MAX	3072
 #define SUMMARY_MAX	384
 
 struct finding {
 	const struct diag_rule *rule;
 	char key[160];
-	char subject[SUBJECT_MAX];
-	char evidence[EVIDENCE_MAX];
+	struct fields subject, evidence;
 	char summary[SUMMARY_MAX];
 	__u8 sev;
 	bool seen;		/* reported by the current sweep */
@@ -93,44 +90,45 @@ static void copy_str(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* One finding as a JSON object body (after the record's head). */
-static void finding_body(struct daemon *d, struct jbuf *b,
-			 const struct finding *x, const char *event,
-			 __u64 now)
+static const char *const sev_text[] = {
+	[SEV_INFO] = "INFO", [SEV_WARNING] = "WARNING",
+	[SEV_CRITICAL] = "CRITICAL",
+};
+
+/*
+ * One finding: the rest of its JSON record (after the head), or its
+ * block of `tcpwatch diag` text.
+ */
+static void finding_print(struct daemon *d, struct printer *p,
+			  const struct finding *x, const char *event,
+			  __u64 now)
 {
 	const char *rule = x->rule->id;
-	char w[32];
+	char id[32 + sizeof(x->key) + 1], w[32];
 
-	json_lit(b, ",\"event\":\"");
-	json_raw(b, event, strlen(event));
-	json_lit(b, "\",\"id\":");
-	{
-		char id[32 + sizeof(x->key) + 1];
-
-		snprintf(id, sizeof(id), "%s/%s", rule, x->key);
-		json_cstr(b, id, sizeof(id));
-	}
-	json_lit(b, ",\"rule\":\"");
-	json_raw(b, rule, strlen(rule));
-	json_lit(b, "\",\"severity\":\"");
-	json_raw(b, sev_names[x->sev], strlen(sev_names[x->sev]));
-	json_lit(b, "\",\"subject\":");
-	json_raw(b, x->subject, strlen(x->subject));
-	json_key(b, "summary");
-	json_cstr(b, x->summary, sizeof(x->summary));
-	json_key(b, "evidence");
-	json_raw(b, x->evidence, strlen(x->evidence));
-	json_key(b, "explain");
-	json_cstr(b, x->rule->explain, 1024);
-	json_key(b, "fix");
-	json_cstr(b, x->rule->fix, 1024);
-	json_lit(b, ",\"since\":\"");
-	json_raw(b, w, wallclock_fmt(&d->wc, x->opened_ns, w));
-	json_ch(b, '"');
-	json_key(b, "since_ns");
-	json_u64(b, x->opened_ns);
-	json_key(b, "open_s");
-	json_fixed(b, (now - x->opened_ns) / 1000000, 3);
+	snprintf(id, sizeof(id), "%s/%s", rule, x->key);
+	print_string(p, PRINT_JSON, "event", NULL, event);
+	print_string(p, PRINT_JSON, "id", NULL, id);
+	print_text(p, "\n%-8s ", sev_text[x->sev]);
+	print_string(p, PRINT_ANY, "rule", "%s", rule);
+	print_string(p, PRINT_JSON, "severity", NULL, sev_names[x->sev]);
+	print_text(p, ", open %.1f s\n  ", (now - x->opened_ns) / 1e9);
+	if (p->json)
+		fields_print(p, "subject", &x->subject);
+	print_string(p, PRINT_ANY, "summary", "%s", x->summary);
+	print_text(p, "\n  evidence: ");
+	fields_print(p, "evidence", &x->evidence);
+	print_text(p, "\n  why: ");
+	print_string(p, PRINT_ANY, "explain", "%s", x->rule->explain);
+	print_text(p, "\n  fix: ");
+	print_string(p, PRINT_ANY, "fix", "%s\n", x->rule->fix);
+	if (!p->json)
+		return;
+	w[wallclock_fmt(&d->wc, x->opened_ns, w)] = 0;
+	print_string(p, PRINT_JSON, "since", NULL, w);
+	print_u64(p, PRINT_JSON, "since_ns", NULL, x->opened_ns);
+	print_key(p, "open_s");
+	json_fixed(p->b, (now - x->opened_ns) / 1000000, 3);
 }
 
 static void write_record(struct daemon *d, struct finding *x,
@@ -140,8 +138,11 @@ static void write_record(struct daemon *d, struct finding *x,
 	x->dirty = false;
 	if (!d->has_out)
 		return;
+	struct printer p;
+
 	emit_head(d, "finding", now);
-	finding_body(d, &d->out, x, event, now);
+	print_init_within(&p, &d->out);
+	finding_print(d, &p, x, event, now);
 	emit_tail(d);
 }
 
@@ -185,8 +186,8 @@ void finding_report(struct daemon *d, const struct finding_in *in,
 		}
 		x->rule = in->rule;
 		copy_str(x->key, sizeof(x->key), in->key);
-		copy_str(x->subject, sizeof(x->subject), in->subj.p);
-		copy_str(x->evidence, sizeof(x->evidence), in->ev.p);
+		x->subject = in->subj;
+		x->evidence = in->ev;
 		copy_str(x->summary, sizeof(x->summary), in->summary);
 		x->sev = in->sev;
 		x->opened_ns = now;
@@ -198,11 +199,11 @@ void finding_report(struct daemon *d, const struct finding_in *in,
 	}
 	x->seen = true;
 	x->absent_ns = 0;
-	changed = strcmp(x->evidence, in->ev.p) != 0;
+	changed = !fields_equal(&x->evidence, &in->ev);
 	if (changed) {
-		copy_str(x->evidence, sizeof(x->evidence), in->ev.p);
+		x->evidence = in->ev;
 		copy_str(x->summary, sizeof(x->summary), in->summary);
-		copy_str(x->subject, sizeof(x->subject), in->subj.p);
+		x->subject = in->subj;
 		x->dirty = true;
 	}
 	if (in->sev != x->sev) {
@@ -250,68 +251,13 @@ static int cmp_finding(const void *a, const void *b)
 	return x->opened_ns < y->opened_ns ? -1 : x->opened_ns > y->opened_ns;
 }
 
-/* Evidence as "k=v k=v", leaving out nested lists (the summary names
- * what matters in them). */
-static void evidence_text(struct jbuf *b, const char *j)
-{
-	int depth = 0;
-	bool in_str = false, first = true, skip = false;
-
-	for (const char *p = j; *p; p++) {
-		char c = *p;
-
-		if (in_str) {
-			if (c == '\\' && p[1]) {
-				if (!skip)
-					json_ch(b, p[1]);
-				p++;
-			} else if (c == '"') {
-				in_str = false;
-			} else if (!skip) {
-				json_ch(b, c);
-			}
-			continue;
-		}
-		switch (c) {
-		case '"':
-			in_str = true;
-			break;
-		case '{':
-		case '[':
-			if (depth++ == 1) {
-				skip = true;
-				json_lit(b, "[...]");
-			}
-			break;
-		case '}':
-		case ']':
-			if (--depth == 1)
-				skip = false;
-			break;
-		case ',':
-			if (depth == 1) {
-				json_ch(b, ' ');
-				first = false;
-			}
-			break;
-		case ':':
-			if (!skip)
-				json_ch(b, '=');
-			break;
-		default:
-			if (!skip)
-				json_ch(b, c);
-		}
-	}
-	(void)first;
-}
-
 int findings_render(struct daemon *d, struct jbuf *b, bool json,
 		    __u64 now)
 {
 	struct findings *f = d->diag.f;
 	struct finding **v;
 	__u32 count[SEV_CRITICAL + 1] = { 0 };
+	struct printer p;
 
 	if (!f)
 		return -ENOENT;
@@ -322,40 +268,19 @@ int findings_render(struct daemon *d, struct jbuf *b, bool json,
 	qsort(v, f->n, sizeof(*v), cmp_finding);
 	for (__u32 i = 0; i < f->n; i++)
 		count[v[i]->sev]++;
-	if (!json && !f->n)
-		json_lit(b, "no findings\n");
-	else if (!json) {
-		char line[160];
-
-		snprintf(line, sizeof(line),
-			 "%u finding%s: %u critical, %u warning, %u info\n",
-			 f->n, f->n == 1 ? "" : "s", count[SEV_CRITICAL],
-			 count[SEV_WARNING], count[SEV_INFO]);
-		json_raw(b, line, strlen(line));
-	}
+	print_init(&p, b, json);
+	if (!f->n)
+		print_text(&p, "no findings\n");
+	else
+		print_text(&p, "%u finding%s: %u critical, %u warning, %u info\n",
+			   f->n, f->n == 1 ? "" : "s", count[SEV_CRITICAL],
+			   count[SEV_WARNING], count[SEV_INFO]);
 	for (__u32 i = 0; i < f->n; i++) {
-		struct finding *x = v[i];
-		char line[128];
-
-		if (json) {
-			json_lit(b, "{\"type\":\"finding\"");
-			finding_body(d, b, x, "open", now);
-			json_lit(b, "}\n");
-			continue;
-		}
-		snprintf(line, sizeof(line), "\n%-8s %s, open %.1f s\n  ",
-			 x->sev == SEV_CRITICAL ? "CRITICAL"
-			 : x->sev == SEV_WARNING ? "WARNING" : "INFO",
-			 x->rule->id, (now - x->opened_ns) / 1e9);
-		json_raw(b, line, strlen(line));
-		json_raw(b, x->summary, strlen(x->summary));
-		json_lit(b, "\n  evidence: ");
-		evidence_text(b, x->evidence);
-		json_lit(b, "\n  why: ");
-		json_raw(b, x->rule->explain, strlen(x->rule->explain));
-		json_lit(b, "\n  fix: ");
-		json_raw(b, x->rule->fix, strlen(x->rule->fix));
-		json_ch(b, '\n');
+		print_open_object(&p, NULL);
+		print_string(&p, PRINT_JSON, "type", NULL, "finding");
+		finding_print(d, &p, v[i], "open", now);
+		print_close_object(&p);
+		print_nl_json(&p);
 	}
 	free(v);
 	return 0;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#include "lib/fields.h"
 #include "lib/json.h"
 
 struct daemon;
@@ -22,8 +23,8 @@ enum severity { SEV_INFO = 1, SEV_WARNING, SEV_CRITICAL };
 struct finding_in {
 	const struct diag_rule *rule;
 	enum severity sev;
-	struct jbuf subj;	/* JSON object: who */
-	struct jbuf ev;		/* JSON object: the numbers */
+	struct fields subj;	/* who */
+	struct fields ev;	/* the numbers */
 	char key[160];		/* identifies the subject within the rule */
 	char summary[384];	/* one line, plain words */
 };

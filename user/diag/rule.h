@@ -107,10 +107,12 @@ bool grow(void **v, __u32 *cap, __u32 n, size_t size);
 
 /* Start a finding: empty subject, evidence, key and summary. */
 struct finding_in *diag_begin(struct sweep *s);
-/* Subject fields {"netns":N,"family":"inet" opened; caller adds more. */
+/* Subject netns, family; the caller adds more (lib/fields.h). */
 void diag_subject(struct finding_in *f, __u32 netns, __u16 family);
-/* ,"pid":N,"comm":"..." or nulls */
-void diag_owner(struct jbuf *b, __u32 pid, const char *comm);
+/* Start a finding about a peer (AGG_DEST: addr:port, AGG_HOST: addr):
+ * its subject and key; da gets the address for the summary. */
+struct finding_in *diag_begin_peer(struct sweep *s, const struct agg *a,
+				   char da[ADDR_STRLEN + 2]);
 void diag_report(struct sweep *s, const struct diag_rule *r,
 		 enum severity sev);
 

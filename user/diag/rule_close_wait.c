@@ -111,54 +111,45 @@ static void cw_report(struct sweep *s, const struct diag_rule *r,
 	if (!n)
 		return;
 	f = diag_begin(s);
-	json_lit(&f->subj, "{\"netns\":");
-	json_u64(&f->subj, first->netns);
-	diag_owner(&f->subj, first->pid, first->comm);
-	json_ch(&f->subj, '}');
+	field_u64(&f->subj, "netns", first->netns);
+	field_owner(&f->subj, first->pid, first->comm);
 
-	json_lit(&f->ev, "{\"sockets\":");
-	json_u64(&f->ev, n);
+	field_u64(&f->ev, "sockets", n);
 	for (__u32 i = from; i < to; i++)	/* oldest first: sorted */
 		if (s->cw[i].live) {
-			json_real_field(&f->ev, "oldest_s",
+			field_real(&f->ev, "oldest_s",
 				 (double)(now - d->tab.v[s->cw[i].idx].state_ns) / NS);
 			break;
 		}
-	json_u64_field(&f->ev, "unread_bytes", unread);
-	json_lit(&f->ev, ",\"list\":[");
+	field_u64(&f->ev, "unread_bytes", unread);
+	field_list(&f->ev, "list");
 	for (__u32 i = from; i < to && listed < CW_LIST_MAX; i++) {
 		struct cw_sock *w = &s->cw[i];
 		struct sock_entry *e = &d->tab.v[w->idx];
-		char a[ADDR_STRLEN];
 
 		if (!w->live)
 			continue;
-		if (listed++)
-			json_ch(&f->ev, ',');
-		json_lit(&f->ev, "{\"fd\":");
+		listed++;
+		field_object(&f->ev);
 		if (w->fd) {
-			json_u64(&f->ev, w->fd - 1);
+			field_u64(&f->ev, "fd", w->fd - 1);
 			if (fl < sizeof(fds) - 12)
 				fl += snprintf(fds + fl, sizeof(fds) - fl,
 					       "%s%u", fl ? "," : "",
 					       w->fd - 1);
 		} else {
-			json_lit(&f->ev, "null");
+			field_null(&f->ev, "fd");
 		}
-		json_lit(&f->ev, ",\"saddr\":\"");
-		json_raw(&f->ev, a, addr_str(a, e->family, e->saddr));
-		json_ch(&f->ev, '"');
-		json_u64_field(&f->ev, "sport", e->sport);
-		json_lit(&f->ev, ",\"daddr\":\"");
-		json_raw(&f->ev, a, addr_str(a, e->family, e->daddr));
-		json_ch(&f->ev, '"');
-		json_u64_field(&f->ev, "dport", e->dport);
-		json_real_field(&f->ev, "age_s", (double)(now - e->state_ns) / NS);
-		json_u64_field(&f->ev, "unread", w->unread);
-		json_u64_field(&f->ev, "cookie", e->cookie);
-		json_ch(&f->ev, '}');
+		field_addr(&f->ev, "saddr", e->family, e->saddr);
+		field_u64(&f->ev, "sport", e->sport);
+		field_addr(&f->ev, "daddr", e->family, e->daddr);
+		field_u64(&f->ev, "dport", e->dport);
+		field_real(&f->ev, "age_s", (double)(now - e->state_ns) / NS);
+		field_u64(&f->ev, "unread", w->unread);
+		field_u64(&f->ev, "cookie", e->cookie);
+		field_end(&f->ev);
 	}
-	json_lit(&f->ev, "]}");
+	field_end(&f->ev);
 
 	snprintf(f->key, sizeof(f->key), "%u/pid:%u", first->netns,
 		 first->pid);

@@ -11,15 +11,6 @@
 #include "diag/rule.h"
 
 
-#define DEST_SUBJECT() do { \
-	f = diag_begin(s); \
-	diag_subject(f, a->netns, a->family); \
-	json_addr_field(&f->subj, "daddr", a->family, a->addr); \
-	json_u64_field(&f->subj, "dport", a->port); \
-	json_ch(&f->subj, '}'); \
-	snprintf(f->key, sizeof(f->key), "%u/%s:%u", a->netns, da, a->port); \
-} while (0)
-
 typedef void dest_fn(struct sweep *s, const struct diag_rule *r,
 		     struct agg *a);
 
@@ -57,16 +48,13 @@ static void syn_unanswered_dest(struct sweep *s, const struct diag_rule *r,
 
 	if (!a->sw_pending && !WIN(a, timeouts))
 		return;
-	ep(da, a->family, a->addr);
-	DEST_SUBJECT();
-	json_lit(&f->ev, "{\"pending\":");
-	json_u64(&f->ev, a->sw_pending);
-	json_u64_field(&f->ev, "syn_retrans", WIN(a, syn_retrans));
-	json_u64_field(&f->ev, "timeouts", WIN(a, timeouts));
-	json_real_field(&f->ev, "oldest_s", a->sw_oldest_ns ?
+	f = diag_begin_peer(s, a, da);
+	field_u64(&f->ev, "pending", a->sw_pending);
+	field_u64(&f->ev, "syn_retrans", WIN(a, syn_retrans));
+	field_u64(&f->ev, "timeouts", WIN(a, timeouts));
+	field_real(&f->ev, "oldest_s", a->sw_oldest_ns ?
 		 (double)(now - a->sw_oldest_ns) / NS : 0);
-	json_real_field(&f->ev, "window_s", span);
-	json_ch(&f->ev, '}');
+	field_real(&f->ev, "window_s", span);
 	snprintf(f->summary, sizeof(f->summary),
 		 "SYNs to %s:%u get no answer: %u connect%s waiting, %llu SYN retransmits and %llu timeouts in %.0f s",
 		 da, a->port, a->sw_pending,
@@ -92,13 +80,10 @@ static void connect_refused_dest(struct sweep *s, const struct diag_rule *r,
 
 	if (WIN(a, refused) < g->o.refused_min)
 		return;
-	ep(da, a->family, a->addr);
-	DEST_SUBJECT();
-	json_lit(&f->ev, "{\"refused\":");
-	json_u64(&f->ev, WIN(a, refused));
-	json_real_field(&f->ev, "rate", WIN(a, refused) / span);
-	json_real_field(&f->ev, "window_s", span);
-	json_ch(&f->ev, '}');
+	f = diag_begin_peer(s, a, da);
+	field_u64(&f->ev, "refused", WIN(a, refused));
+	field_real(&f->ev, "rate", WIN(a, refused) / span);
+	field_real(&f->ev, "window_s", span);
 	snprintf(f->summary, sizeof(f->summary),
 		 "%s:%u refuses connections: %llu resets to SYNs in %.0f s",
 		 da, a->port, (unsigned long long)WIN(a, refused),
@@ -119,22 +104,20 @@ static void connection_churn_dest(struct sweep *s, const struct diag_rule *r,
 	double span = span_s(g, a, now);
 	char da[ADDR_STRLEN + 2];
 	struct finding_in *f;
+	__u64 n, p50, p99;
 
 	if (!(WIN(a, conns) / span >= g->o.churn_rate))
 		return;
-	ep(da, a->family, a->addr);
-	__u64 n, p50 = agg_lat_pct(a, 50, &n), p99 = agg_lat_pct(a, 99, &n);
-
-	DEST_SUBJECT();
-	json_lit(&f->ev, "{\"conns\":");
-	json_u64(&f->ev, WIN(a, conns));
-	json_real_field(&f->ev, "rate", WIN(a, conns) / span);
-	json_u64_field(&f->ev, "short_lived", WIN(a, short_lived));
-	json_u64_field(&f->ev, "short_ms", g->o.short_ms);
-	json_u64_field(&f->ev, "connect_p50_us", p50);
-	json_u64_field(&f->ev, "connect_p99_us", p99);
-	json_real_field(&f->ev, "window_s", span);
-	json_ch(&f->ev, '}');
+	p50 = agg_lat_pct(a, 50, &n);
+	p99 = agg_lat_pct(a, 99, &n);
+	f = diag_begin_peer(s, a, da);
+	field_u64(&f->ev, "conns", WIN(a, conns));
+	field_real(&f->ev, "rate", WIN(a, conns) / span);
+	field_u64(&f->ev, "short_lived", WIN(a, short_lived));
+	field_u64(&f->ev, "short_ms", g->o.short_ms);
+	field_u64(&f->ev, "connect_p50_us", p50);
+	field_u64(&f->ev, "connect_p99_us", p99);
+	field_real(&f->ev, "window_s", span);
 	snprintf(f->summary, sizeof(f->summary),
 		 "%.1f new connections/s to %s:%u, %llu of them shorter than %u ms; each handshake costs p50 %llu us, p99 %llu us",
 		 WIN(a, conns) / span, da, a->port,

@@ -8,14 +8,6 @@
 
 #include "diag/rule.h"
 
-#define HOST_SUBJECT() do { \
-	f = diag_begin(s); \
-	diag_subject(f, a->netns, a->family); \
-	json_addr_field(&f->subj, "daddr", a->family, a->addr); \
-	json_ch(&f->subj, '}'); \
-	snprintf(f->key, sizeof(f->key), "%u/%s", a->netns, da); \
-} while (0)
-
 static void reset_storm_eval(struct sweep *s, const struct diag_rule *r)
 {
 	struct diag *g = s->g;
@@ -29,14 +21,11 @@ static void reset_storm_eval(struct sweep *s, const struct diag_rule *r)
 
 		if (a->type != AGG_HOST || rst / span < g->o.rst_rate)
 			continue;
-		ep(da, a->family, a->addr);
-		HOST_SUBJECT();
-		json_lit(&f->ev, "{\"rst_sent\":");
-		json_u64(&f->ev, WIN(a, rst_sent));
-		json_u64_field(&f->ev, "rst_recv", WIN(a, rst_recv));
-		json_real_field(&f->ev, "rate", rst / span);
-		json_real_field(&f->ev, "window_s", span);
-		json_ch(&f->ev, '}');
+		f = diag_begin_peer(s, a, da);
+		field_u64(&f->ev, "rst_sent", WIN(a, rst_sent));
+		field_u64(&f->ev, "rst_recv", WIN(a, rst_recv));
+		field_real(&f->ev, "rate", rst / span);
+		field_real(&f->ev, "window_s", span);
 		snprintf(f->summary, sizeof(f->summary),
 			 "%.1f resets/s with %s: %llu sent, %llu received in %.0f s",
 			 rst / span, da,
@@ -85,25 +74,21 @@ static void retrans_host(struct sweep *s, const struct diag_rule *r,
 	char da[ADDR_STRLEN + 2];
 	struct finding_in *f;
 
-	ep(da, a->family, a->addr);
 	__u64 segs = WIN(a, segs) + a->sw_segs;
 	__u64 lost = WIN(a, seg_retrans) + a->sw_retrans;
 	double frac = segs ? (double)lost / segs : -1;
 
 	if (frac >= 0 && frac < g->o.retrans_fraction)
 		return;
-	HOST_SUBJECT();
-	json_lit(&f->ev, "{\"retrans\":");
-	json_u64(&f->ev, WIN(a, retrans));
-	json_real_field(&f->ev, "rate", WIN(a, retrans) / span);
-	json_key(&f->ev, "fraction");
+	f = diag_begin_peer(s, a, da);
+	field_u64(&f->ev, "retrans", WIN(a, retrans));
+	field_real(&f->ev, "rate", WIN(a, retrans) / span);
 	if (frac >= 0)
-		json_real(&f->ev, frac);
+		field_real(&f->ev, "fraction", frac);
 	else
-		json_lit(&f->ev, "null");
-	json_u64_field(&f->ev, "segs", segs);
-	json_real_field(&f->ev, "window_s", span);
-	json_ch(&f->ev, '}');
+		field_null(&f->ev, "fraction");
+	field_u64(&f->ev, "segs", segs);
+	field_real(&f->ev, "window_s", span);
 	if (frac >= 0)
 		snprintf(f->summary, sizeof(f->summary),
 			 "%.1f retransmits/s to %s: %.1f%% of %llu data segments",

@@ -46,15 +46,12 @@ static int listen_cb(void *ctx, const struct sd_sock *x)
 	e = table_find(&c->d->tab, x->cookie);
 	f = diag_begin(s);
 	diag_subject(f, c->ne->inum, x->family);
-	json_addr_field(&f->subj, "saddr", x->family, x->saddr);
-	json_u64_field(&f->subj, "sport", x->sport);
-	diag_owner(&f->subj, e ? e->pid : 0, e ? e->comm : NULL);
-	json_ch(&f->subj, '}');
-	json_lit(&f->ev, "{\"backlog\":");
-	json_u64(&f->ev, x->rqueue);
-	json_u64_field(&f->ev, "max_backlog", x->wqueue);
-	json_u64_field(&f->ev, "overflows", c->overflows);
-	json_ch(&f->ev, '}');
+	field_addr(&f->subj, "saddr", x->family, x->saddr);
+	field_u64(&f->subj, "sport", x->sport);
+	field_owner(&f->subj, e ? e->pid : 0, e ? e->comm : NULL);
+	field_u64(&f->ev, "backlog", x->rqueue);
+	field_u64(&f->ev, "max_backlog", x->wqueue);
+	field_u64(&f->ev, "overflows", c->overflows);
 	ep(sa, x->family, x->saddr);
 	snprintf(f->key, sizeof(f->key), "%u/%s:%u", c->ne->inum, sa,
 		 x->sport);
@@ -129,15 +126,12 @@ static void synack_eval(struct sweep *s, const struct diag_rule *r)
 		l = table_listener(&d->tab, a->netns, a->family, a->port);
 		f = diag_begin(s);
 		diag_subject(f, a->netns, a->family);
-		json_addr_field(&f->subj, "saddr", a->family, a->addr);
-		json_u64_field(&f->subj, "sport", a->port);
-		diag_owner(&f->subj, l ? l->pid : 0, l ? l->comm : NULL);
-		json_ch(&f->subj, '}');
-		json_lit(&f->ev, "{\"synack_retrans\":");
-		json_u64(&f->ev, WIN(a, synack));
-		json_u64_field(&f->ev, "half_open", a->sw_pending);
-		json_real_field(&f->ev, "window_s", span_s(g, a, now));
-		json_ch(&f->ev, '}');
+		field_addr(&f->subj, "saddr", a->family, a->addr);
+		field_u64(&f->subj, "sport", a->port);
+		field_owner(&f->subj, l ? l->pid : 0, l ? l->comm : NULL);
+		field_u64(&f->ev, "synack_retrans", WIN(a, synack));
+		field_u64(&f->ev, "half_open", a->sw_pending);
+		field_real(&f->ev, "window_s", span_s(g, a, now));
 		ep(sa, a->family, a->addr);
 		snprintf(f->key, sizeof(f->key), "%u/%s:%u", a->netns, sa,
 			 a->port);

@@ -111,26 +111,24 @@ static void time_wait_eval(struct sweep *s, const struct diag_rule *r)
 
 		f = diag_begin(s);
 		diag_subject(f, t->netns, t->family);
-		json_addr_field(&f->subj, "saddr", t->family, t->saddr);
-		json_addr_field(&f->subj, "daddr", t->family, t->daddr);
-		json_u64_field(&f->subj, "dport", t->dport);
-		json_ch(&f->subj, '}');
+		field_addr(&f->subj, "saddr", t->family, t->saddr);
+		field_addr(&f->subj, "daddr", t->family, t->daddr);
+		field_u64(&f->subj, "dport", t->dport);
 
-		json_lit(&f->ev, "{\"time_wait\":");
-		json_u64(&f->ev, t->tw);
-		json_u64_field(&f->ev, "in_use", t->in_use);
-		json_u64_field(&f->ev, "range_lo", n->lo);
-		json_u64_field(&f->ev, "range_hi", n->hi);
-		json_u64_field(&f->ev, "range", (__u64)range);
-		json_real_field(&f->ev, "fraction", frac);
-		json_real_field(&f->ev, "close_rate", rate);
-		json_key(&f->ev, "exhaust_in_s");
+		field_u64(&f->ev, "time_wait", t->tw);
+		field_u64(&f->ev, "in_use", t->in_use);
+		field_u64(&f->ev, "range_lo", n->lo);
+		field_u64(&f->ev, "range_hi", n->hi);
+		field_u64(&f->ev, "range", (__u64)range);
+		field_real(&f->ev, "fraction", frac);
+		field_real(&f->ev, "close_rate", rate);
 		if (exhaust >= 0)
-			json_real(&f->ev, exhaust);
+			field_real(&f->ev, "exhaust_in_s", exhaust);
 		else
-			json_lit(&f->ev, "null");
-		json_u64_field(&f->ev, "tw_reuse", n->tw_reuse);
-		json_lit(&f->ev, ",\"active_closer\":\"local\",\"time_wait_s\":60}");
+			field_null(&f->ev, "exhaust_in_s");
+		field_u64(&f->ev, "tw_reuse", n->tw_reuse);
+		field_name(&f->ev, "active_closer", "local");
+		field_u64(&f->ev, "time_wait_s", TIME_WAIT_S);
 
 		ep(sa, t->family, t->saddr);
 		ep(da, t->family, t->daddr);

@@ -143,26 +143,23 @@ static void windows_eval(struct sweep *s, const struct diag_rule *r,
 				continue;
 			f = diag_begin(s);
 			diag_subject(f, e->netns, e->family);
-			json_addr_field(&f->subj, "saddr", e->family, e->saddr);
-			json_u64_field(&f->subj, "sport", e->sport);
-			json_addr_field(&f->subj, "daddr", e->family, e->daddr);
-			json_u64_field(&f->subj, "dport", e->dport);
-			json_u64_field(&f->subj, "cookie", e->cookie);
-			diag_owner(&f->subj, e->pid, e->comm);
-			json_ch(&f->subj, '}');
+			field_addr(&f->subj, "saddr", e->family, e->saddr);
+			field_u64(&f->subj, "sport", e->sport);
+			field_addr(&f->subj, "daddr", e->family, e->daddr);
+			field_u64(&f->subj, "dport", e->dport);
+			field_u64(&f->subj, "cookie", e->cookie);
+			field_owner(&f->subj, e->pid, e->comm);
 			snprintf(f->key, sizeof(f->key), "%u/cookie:%llu",
 				 e->netns, (unsigned long long)e->cookie);
 			if (!side) {
 				fill = p->sndbuf ? (double)p->wmem_queued /
 						   p->sndbuf : 0;
-				json_lit(&f->ev, "{\"snd_wnd\":");
-				json_u64(&f->ev, p->snd_wnd);
-				json_u64_field(&f->ev, "wmem_queued", p->wmem_queued);
-				json_u64_field(&f->ev, "sndbuf", p->sndbuf);
-				json_real_field(&f->ev, "fill", fill);
-				json_real_field(&f->ev, "for_s",
+				field_u64(&f->ev, "snd_wnd", p->snd_wnd);
+				field_u64(&f->ev, "wmem_queued", p->wmem_queued);
+				field_u64(&f->ev, "sndbuf", p->sndbuf);
+				field_real(&f->ev, "fill", fill);
+				field_real(&f->ev, "for_s",
 					 (double)(now - since) / NS);
-				json_ch(&f->ev, '}');
 				snprintf(f->summary, sizeof(f->summary),
 					 "%s:%u -> %s:%u%s%.16s%s: %s, send buffer %.0f%% full (%u of %u bytes) for %.0f s",
 					 sa, e->sport, da, e->dport,
@@ -177,14 +174,12 @@ static void windows_eval(struct sweep *s, const struct diag_rule *r,
 			} else {
 				fill = p->rcvbuf ? (double)p->rcv_queued /
 						   p->rcvbuf : 0;
-				json_lit(&f->ev, "{\"rcv_queued\":");
-				json_u64(&f->ev, p->rcv_queued);
-				json_u64_field(&f->ev, "rcvbuf", p->rcvbuf);
-				json_u64_field(&f->ev, "rcv_wnd", p->rcv_wnd);
-				json_real_field(&f->ev, "fill", fill);
-				json_real_field(&f->ev, "for_s",
+				field_u64(&f->ev, "rcv_queued", p->rcv_queued);
+				field_u64(&f->ev, "rcvbuf", p->rcvbuf);
+				field_u64(&f->ev, "rcv_wnd", p->rcv_wnd);
+				field_real(&f->ev, "fill", fill);
+				field_real(&f->ev, "for_s",
 					 (double)(now - since) / NS);
-				json_ch(&f->ev, '}');
 				snprintf(f->summary, sizeof(f->summary),
 					 "%s:%u <- %s:%u%s%.16s%s: %u bytes unread (%.0f%% of rcvbuf %u), advertised window %u, for %.0f s",
 					 sa, e->sport, da, e->dport,

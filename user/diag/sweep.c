@@ -15,37 +15,38 @@
 
 /* ---- helpers for the rules ----------------------------------------------- */
 
-static const char *jstr(struct jbuf *b)
-{
-	json_ch(b, '\0');
-	b->len--;	/* keep the NUL out of the length */
-	return b->p;
-}
-
 struct finding_in *diag_begin(struct sweep *s)
 {
 	struct finding_in *f = &s->f;
 
-	f->subj.len = f->ev.len = 0;
+	fields_reset(&f->subj);
+	fields_reset(&f->ev);
 	f->key[0] = f->summary[0] = 0;
 	return f;
 }
 
 void diag_subject(struct finding_in *f, __u32 netns, __u16 family)
 {
-	json_lit(&f->subj, "{\"netns\":");
-	json_u64(&f->subj, netns);
-	json_name_field(&f->subj, "family", family_name(family));
+	field_u64(&f->subj, "netns", netns);
+	field_name(&f->subj, "family", family_name(family));
 }
 
-void diag_owner(struct jbuf *b, __u32 pid, const char *comm)
+struct finding_in *diag_begin_peer(struct sweep *s, const struct agg *a,
+				   char da[ADDR_STRLEN + 2])
 {
-	if (pid) {
-		json_u64_field(b, "pid", pid);
-		json_cstr_field(b, "comm", comm, 16);
+	struct finding_in *f = diag_begin(s);
+
+	ep(da, a->family, a->addr);
+	diag_subject(f, a->netns, a->family);
+	field_addr(&f->subj, "daddr", a->family, a->addr);
+	if (a->type == AGG_HOST) {
+		snprintf(f->key, sizeof(f->key), "%u/%s", a->netns, da);
 	} else {
-		json_lit(b, ",\"pid\":null,\"comm\":null");
+		field_u64(&f->subj, "dport", a->port);
+		snprintf(f->key, sizeof(f->key), "%u/%s:%u", a->netns, da,
+			 a->port);
 	}
+	return f;
 }
 
 void diag_report(struct sweep *s, const struct diag_rule *r,
@@ -53,8 +54,6 @@ void diag_report(struct sweep *s, const struct diag_rule *r,
 {
 	s->f.rule = r;
 	s->f.sev = sev;
-	jstr(&s->f.subj);
-	jstr(&s->f.ev);
 	finding_report(s->d, &s->f, s->now);
 }
 
@@ -143,8 +142,6 @@ static void sweep_free(struct daemon *d)
 	free(s->cw);
 	free(s->watch);
 	free(s->watch_next);
-	json_free(&s->f.subj);
-	json_free(&s->f.ev);
 	free(s);
 	g->scratch = NULL;
 }
@@ -167,8 +164,7 @@ int diag_sweep_attach(struct daemon *d)
 		goto nomem;
 	s->watch = calloc(WATCH_MAX, sizeof(*s->watch));
 	s->watch_next = calloc(WATCH_MAX, sizeof(*s->watch_next));
-	if (!s->watch || !s->watch_next ||
-	    json_init(&s->f.subj, -1, 512) || json_init(&s->f.ev, -1, 4096))
+	if (!s->watch || !s->watch_next)
 		goto nomem;
 	if (daemon_add_module(d, &sweep_module))
 		goto nomem;
