@@ -11,6 +11,7 @@
 #include "ctl/query.h"
 #include "diag/findings.h"
 #include "diag/sweep.h"
+#include "lib/print.h"
 
 struct ls_filter {
 	int state;		/* -1: any */
@@ -136,92 +137,91 @@ static void duration(char *out, size_t n, __u64 ns)
 			 ms / 60000 % 60ULL);
 }
 
-static void ls_text(struct jbuf *b, const struct sock_entry *e, __u64 now)
-{
-	char local[80], peer[80], dur[24], own[48], line[320];
-	int n;
-
-	endpoint(local, e->family, e->saddr, e->sport);
-	endpoint(peer, e->family, e->daddr, e->dport);
-	duration(dur, sizeof(dur), now > e->state_ns ? now - e->state_ns : 0);
-	if (e->pid)
-		snprintf(own, sizeof(own), "%u/%.15s", e->pid, e->comm);
-	else
-		snprintf(own, sizeof(own), "-");
-	n = snprintf(line, sizeof(line),
-		     "%-11s %6u %6u %-28s %-28s %s%-9s %-24s %4u %3u %10u\n",
-		     state_name(e->state),
-		     e->has_snap ? e->snap.rcv_queued : 0,
-		     e->has_snap ? e->snap.wmem_queued : 0, local, peer,
-		     (e->flags & SOCK_SEEDED) && e->state_ns <= e->birth_ns
-			     ? ">" : " ",
-		     dur, own, e->retrans, e->rst_sent + e->rst_recv,
-		     e->netns);
-	json_raw(b, line, n < (int)sizeof(line) ? (size_t)n
-						: sizeof(line) - 1);
-}
-
-static void ls_json(struct jbuf *b, const struct sock_entry *e, __u64 now)
+/* The last transitions, oldest first. */
+static void ls_history(struct printer *p, const struct sock_entry *e)
 {
 	int nh = e->nhist < TABLE_HIST ? e->nhist : TABLE_HIST;
 
-	json_lit(b, "{\"cookie\":");
-	json_u64(b, e->cookie);
-	json_tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
-		   e->dport);
-	json_lit(b, ",\"state\":\"");
-	json_raw(b, state_name(e->state), strlen(state_name(e->state)));
-	json_ch(b, '"');
-	json_key(b, "in_state_ms");
-	json_u64(b, now > e->state_ns ? (now - e->state_ns) / 1000000 : 0);
-	json_key(b, "age_ms");
-	json_u64(b, now > e->birth_ns ? (now - e->birth_ns) / 1000000 : 0);
-	json_lit(b, ",\"seeded\":");
-	json_raw(b, e->flags & SOCK_SEEDED ? "true" : "false",
-		 e->flags & SOCK_SEEDED ? 4 : 5);
-	json_lit(b, ",\"inferred\":");
-	json_raw(b, e->flags & SOCK_INFERRED ? "true" : "false",
-		 e->flags & SOCK_INFERRED ? 4 : 5);
-	json_lit(b, ",\"timewait\":");
-	json_raw(b, e->flags & SOCK_TW ? "true" : "false",
-		 e->flags & SOCK_TW ? 4 : 5);
-	if (e->flags & SOCK_TW) {
-		json_key(b, "expires_ms");
-		json_u64(b, e->expire_ns > now ?
-			 (e->expire_ns - now) / 1000000 : 0);
-	}
-	json_owner(b, e, NULL);
-	json_key(b, "inode");
-	json_u64(b, e->inode);
-	json_counters(b, e);
-	if (e->has_snap) {
-		json_snap(b, &e->snap);
-	} else {
-		json_lit(b, ",\"snap\":null");
-	}
-	json_lit(b, ",\"history\":[");
-	/* oldest first */
+	print_open_array(p, "history");
 	for (int i = 0; i < nh; i++) {
 		const struct sock_trans *t =
 			&e->hist[(e->nhist - nh + i) % TABLE_HIST];
 
-		if (i)
-			json_ch(b, ',');
-		json_lit(b, "{\"ms\":");
-		json_u64(b, t->ms);
-		json_lit(b, ",\"old\":\"");
-		json_raw(b, state_name(t->old), strlen(state_name(t->old)));
-		json_lit(b, "\",\"new\":\"");
-		json_raw(b, state_name(t->new), strlen(state_name(t->new)));
-		json_lit(b, "\"}");
+		print_open_object(p, NULL);
+		print_u64(p, PRINT_JSON, "ms", NULL, t->ms);
+		print_string(p, PRINT_JSON, "old", NULL, state_name(t->old));
+		print_string(p, PRINT_JSON, "new", NULL, state_name(t->new));
+		print_close_object(p);
 	}
-	json_lit(b, "]}\n");
+	print_close_array(p);
+}
+
+/* One socket: a line of text, or an NDJSON object. */
+static void ls_print(struct printer *p, const struct sock_entry *e,
+		     __u64 now)
+{
+	struct jbuf *b = p->b;
+	__u64 in_state = now > e->state_ns ? now - e->state_ns : 0;
+	char local[80], peer[80], dur[24], own[48];
+
+	print_open_object(p, NULL);
+	print_u64(p, PRINT_JSON, "cookie", NULL, e->cookie);
+	if (p->json)
+		json_tuple(b, e->netns, e->family, e->saddr, e->sport,
+			   e->daddr, e->dport);
+	print_string(p, PRINT_ANY, "state", "%-11s", state_name(e->state));
+	print_u64(p, PRINT_TEXT, NULL, " %6llu",
+		  e->has_snap ? e->snap.rcv_queued : 0);
+	print_u64(p, PRINT_TEXT, NULL, " %6llu",
+		  e->has_snap ? e->snap.wmem_queued : 0);
+	if (!p->json) {
+		endpoint(local, e->family, e->saddr, e->sport);
+		endpoint(peer, e->family, e->daddr, e->dport);
+		duration(dur, sizeof(dur), in_state);
+		if (e->pid)
+			snprintf(own, sizeof(own), "%u/%.15s", e->pid,
+				 e->comm);
+		else
+			snprintf(own, sizeof(own), "-");
+		print_text(p, " %-28s %-28s %s%-9s %-24s", local, peer,
+			   (e->flags & SOCK_SEEDED) &&
+			   e->state_ns <= e->birth_ns ? ">" : " ",
+			   dur, own);
+	}
+	print_u64(p, PRINT_JSON, "in_state_ms", NULL, in_state / 1000000);
+	print_u64(p, PRINT_JSON, "age_ms", NULL,
+		  now > e->birth_ns ? (now - e->birth_ns) / 1000000 : 0);
+	print_bool(p, PRINT_JSON, "seeded", NULL, e->flags & SOCK_SEEDED);
+	print_bool(p, PRINT_JSON, "inferred", NULL, e->flags & SOCK_INFERRED);
+	print_bool(p, PRINT_JSON, "timewait", NULL, e->flags & SOCK_TW);
+	if (e->flags & SOCK_TW)
+		print_u64(p, PRINT_JSON, "expires_ms", NULL,
+			  e->expire_ns > now ?
+			  (e->expire_ns - now) / 1000000 : 0);
+	if (p->json) {	/* the socket record's own writers (emit.h) */
+		json_owner(b, e, NULL);
+		json_u64_field(b, "inode", e->inode);
+	}
+	print_u64(p, PRINT_TEXT, NULL, " %4llu", e->retrans);
+	print_u64(p, PRINT_TEXT, NULL, " %3llu", e->rst_sent + e->rst_recv);
+	print_u64(p, PRINT_TEXT, NULL, " %10llu\n", e->netns);
+	if (p->json) {
+		json_counters(b, e);
+		if (e->has_snap)
+			json_snap(b, &e->snap);
+		else
+			json_null_field(b, "snap");
+		ls_history(p, e);
+	}
+	print_close_object(p);
+	print_nl_json(p);
 }
 
 void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
 {
 	struct table *t = &d->tab;
 	struct ls_filter f;
+	struct printer p;
 	struct sock_entry *e;
 	__u32 i, n = 0, *idx;
 	__u64 now = mono_ns();
@@ -239,164 +239,103 @@ void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
 			idx[n++] = i;
 	sort_tab = t;
 	qsort(idx, n, sizeof(*idx), cmp_entries);
-	if (!f.json)
-		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
-	for (i = 0; i < n; i++) {
-		if (f.json)
-			ls_json(b, &t->v[idx[i]], now);
-		else
-			ls_text(b, &t->v[idx[i]], now);
-	}
+	print_init(&p, b, f.json);
+	print_text(&p, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
+	for (i = 0; i < n; i++)
+		ls_print(&p, &t->v[idx[i]], now);
 	free(idx);
 }
 
-static void stats_text(struct daemon *d, struct jbuf *b)
+/* Counters by event kind: {"state":N,...} in JSON. */
+static void stats_kinds(struct printer *p, const char *key, const __u64 *v)
 {
-	char line[256];
-	__u64 total = 0, lost = 0;
-	int n;
-
-#define OUT(...) do {							\
-		n = snprintf(line, sizeof(line), __VA_ARGS__);		\
-		json_raw(b, line, n < (int)sizeof(line) ? (size_t)n	\
-						: sizeof(line) - 1);	\
-	} while (0)
-
-	OUT("source          %s\n", source_name(d->src));
-	OUT("uptime          %.1fs\n", (mono_ns() - d->start_ns) / 1e9);
-	OUT("%-18s %14s %10s\n", "event kind", "received", "lost");
-	for (int k = 1; k < TCPW_EV_MAX; k++) {
-		OUT("  %-16s %14llu %10llu\n", kind_name(k),
-		    (unsigned long long)d->events[k],
-		    (unsigned long long)d->drops[k]);
-		total += d->events[k];
-		lost += d->drops[k];
-	}
-	OUT("  %-16s %14llu %10llu\n", "total", (unsigned long long)total,
-	    (unsigned long long)lost);
-	OUT("bad records     %llu\n", (unsigned long long)d->bad_records);
-	OUT("sockets         %u\n", d->tab.count);
-	for (int s = 1; s < TCPW_STATE_MAX; s++)
-		if (d->tab.by_state[s])
-			OUT("  %-14s %u\n", state_name(s), d->tab.by_state[s]);
-	OUT("seeded          %llu\n", (unsigned long long)d->seeded);
-	OUT("time_wait       %llu inferred, %llu expired\n",
-	    (unsigned long long)d->tw_inferred,
-	    (unsigned long long)d->tw_expired);
-	OUT("reconcile       %llu runs: %llu added, %llu removed, %llu changed, %llu owners\n",
-	    (unsigned long long)d->rec_runs,
-	    (unsigned long long)d->rec_added,
-	    (unsigned long long)d->rec_removed,
-	    (unsigned long long)d->rec_changed,
-	    (unsigned long long)d->rec_owners);
-	{
-		__u64 op, res, sup;
-		__u32 open = findings_open(d->diag.f, &op, &res, &sup);
-
-		OUT("findings        %u open: %llu opened, %llu resolved, %llu suppressed\n",
-		    open, (unsigned long long)op, (unsigned long long)res,
-		    (unsigned long long)sup);
-		OUT("diag            %llu sweeps, %.2f ms mean, %.2f ms max; %u peers, %llu not counted\n",
-		    (unsigned long long)d->diag.sweeps,
-		    d->diag.sweeps ? d->diag.sweep_ns_total / 1e6 /
-				     d->diag.sweeps : 0.0,
-		    d->diag.sweep_ns_max / 1e6, d->diag.count,
-		    (unsigned long long)d->diag.agg_full);
-	}
-	OUT("output          %llu records, %llu bytes\n",
-	    (unsigned long long)d->lines,
-	    (unsigned long long)(d->out.written + d->out.len));
-#undef OUT
+	print_open_object(p, key);
+	for (int k = 1; k < TCPW_EV_MAX; k++)
+		print_u64(p, PRINT_JSON, kind_name(k), NULL, v[k]);
+	print_close_object(p);
 }
 
-static void stats_json(struct daemon *d, struct jbuf *b)
+static void stats_print(struct daemon *d, struct printer *p)
 {
-	__u64 total = 0, lost = 0;
-	bool first = true;
+	__u64 total = 0, lost = 0, op, res, sup, up = mono_ns() - d->start_ns;
+	__u32 open = findings_open(d->diag.f, &op, &res, &sup);
+	const struct diag *g = &d->diag;
 
 	for (int k = 1; k < TCPW_EV_MAX; k++) {
 		total += d->events[k];
 		lost += d->drops[k];
 	}
-	json_lit(b, "{\"source\":\"");
-	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
-	json_lit(b, "\",\"uptime_ms\":");
-	json_u64(b, (mono_ns() - d->start_ns) / 1000000);
-	json_kinds(b, ",\"events\":", 10, d->events);
-	json_key(b, "events_total");
-	json_u64(b, total);
-	json_kinds(b, ",\"lost\":", 8, d->drops);
-	json_key(b, "lost_total");
-	json_u64(b, lost);
-	json_key(b, "bad_records");
-	json_u64(b, d->bad_records);
-	json_key(b, "sockets");
-	json_u64(b, d->tab.count);
-	json_lit(b, ",\"states\":{");
-	for (int s = 1; s < TCPW_STATE_MAX; s++) {
-		if (!d->tab.by_state[s])
-			continue;
-		if (!first)
-			json_ch(b, ',');
-		first = false;
-		json_ch(b, '"');
-		json_raw(b, state_name(s), strlen(state_name(s)));
-		json_lit(b, "\":");
-		json_u64(b, d->tab.by_state[s]);
-	}
-	json_ch(b, '}');
-	json_key(b, "seeded");
-	json_u64(b, d->seeded);
-	json_key(b, "timewait_inferred");
-	json_u64(b, d->tw_inferred);
-	json_key(b, "timewait_expired");
-	json_u64(b, d->tw_expired);
-	json_lit(b, ",\"reconcile\":{\"runs\":");
-	json_u64(b, d->rec_runs);
-	json_key(b, "added");
-	json_u64(b, d->rec_added);
-	json_key(b, "removed");
-	json_u64(b, d->rec_removed);
-	json_key(b, "changed");
-	json_u64(b, d->rec_changed);
-	json_key(b, "owners");
-	json_u64(b, d->rec_owners);
-	json_ch(b, '}');
-	{
-		__u64 op, res, sup;
-		__u32 open = findings_open(d->diag.f, &op, &res, &sup);
-
-		json_lit(b, ",\"findings\":{\"open\":");
-		json_u64(b, open);
-		json_key(b, "opened");
-		json_u64(b, op);
-		json_key(b, "resolved");
-		json_u64(b, res);
-		json_key(b, "suppressed");
-		json_u64(b, sup);
-		json_ch(b, '}');
-		json_lit(b, ",\"diag\":{\"sweeps\":");
-		json_u64(b, d->diag.sweeps);
-		json_key(b, "sweep_us_mean");
-		json_u64(b, d->diag.sweeps ? d->diag.sweep_ns_total / 1000 /
-					     d->diag.sweeps : 0);
-		json_key(b, "sweep_us_max");
-		json_u64(b, d->diag.sweep_ns_max / 1000);
-		json_key(b, "peers");
-		json_u64(b, d->diag.count);
-		json_key(b, "peers_full");
-		json_u64(b, d->diag.agg_full);
-		json_ch(b, '}');
-	}
-	json_key(b, "output_records");
-	json_u64(b, d->lines);
-	json_key(b, "output_bytes");
-	json_u64(b, d->out.written + d->out.len);
-	json_lit(b, "}\n");
+	print_open_object(p, NULL);
+	print_string(p, PRINT_ANY, "source", "source          %s\n",
+		     source_name(d->src));
+	print_u64(p, PRINT_JSON, "uptime_ms", NULL, up / 1000000);
+	print_real(p, PRINT_TEXT, NULL, "uptime          %.1fs\n", up / 1e9);
+	print_text(p, "%-18s %14s %10s\n", "event kind", "received", "lost");
+	for (int k = 1; k < TCPW_EV_MAX; k++)
+		print_text(p, "  %-16s %14llu %10llu\n", kind_name(k),
+			   (unsigned long long)d->events[k],
+			   (unsigned long long)d->drops[k]);
+	print_text(p, "  %-16s %14llu %10llu\n", "total",
+		   (unsigned long long)total, (unsigned long long)lost);
+	stats_kinds(p, "events", d->events);
+	print_u64(p, PRINT_JSON, "events_total", NULL, total);
+	stats_kinds(p, "lost", d->drops);
+	print_u64(p, PRINT_JSON, "lost_total", NULL, lost);
+	print_u64(p, PRINT_ANY, "bad_records", "bad records     %llu\n",
+		  d->bad_records);
+	print_u64(p, PRINT_ANY, "sockets", "sockets         %llu\n",
+		  d->tab.count);
+	print_open_object(p, "states");
+	for (int s = 1; s < TCPW_STATE_MAX; s++)
+		if (d->tab.by_state[s]) {
+			print_text(p, "  %-14s ", state_name(s));
+			print_u64(p, PRINT_ANY, state_name(s), "%llu\n",
+				  d->tab.by_state[s]);
+		}
+	print_close_object(p);
+	print_u64(p, PRINT_ANY, "seeded", "seeded          %llu\n", d->seeded);
+	print_u64(p, PRINT_ANY, "timewait_inferred",
+		  "time_wait       %llu inferred, ", d->tw_inferred);
+	print_u64(p, PRINT_ANY, "timewait_expired", "%llu expired\n",
+		  d->tw_expired);
+	print_open_object(p, "reconcile");
+	print_u64(p, PRINT_ANY, "runs", "reconcile       %llu runs: ",
+		  d->rec_runs);
+	print_u64(p, PRINT_ANY, "added", "%llu added, ", d->rec_added);
+	print_u64(p, PRINT_ANY, "removed", "%llu removed, ", d->rec_removed);
+	print_u64(p, PRINT_ANY, "changed", "%llu changed, ", d->rec_changed);
+	print_u64(p, PRINT_ANY, "owners", "%llu owners\n", d->rec_owners);
+	print_close_object(p);
+	print_open_object(p, "findings");
+	print_u64(p, PRINT_ANY, "open", "findings        %llu open: ", open);
+	print_u64(p, PRINT_ANY, "opened", "%llu opened, ", op);
+	print_u64(p, PRINT_ANY, "resolved", "%llu resolved, ", res);
+	print_u64(p, PRINT_ANY, "suppressed", "%llu suppressed\n", sup);
+	print_close_object(p);
+	print_open_object(p, "diag");
+	print_u64(p, PRINT_ANY, "sweeps", "diag            %llu sweeps, ",
+		  g->sweeps);
+	print_u64(p, PRINT_JSON, "sweep_us_mean", NULL, g->sweeps ?
+		  g->sweep_ns_total / 1000 / g->sweeps : 0);
+	print_real(p, PRINT_TEXT, NULL, "%.2f ms mean, ", g->sweeps ?
+		   g->sweep_ns_total / 1e6 / g->sweeps : 0.0);
+	print_u64(p, PRINT_JSON, "sweep_us_max", NULL, g->sweep_ns_max / 1000);
+	print_real(p, PRINT_TEXT, NULL, "%.2f ms max; ", g->sweep_ns_max / 1e6);
+	print_u64(p, PRINT_ANY, "peers", "%llu peers, ", g->count);
+	print_u64(p, PRINT_ANY, "peers_full", "%llu not counted\n",
+		  g->agg_full);
+	print_close_object(p);
+	print_u64(p, PRINT_ANY, "output_records",
+		  "output          %llu records, ", d->lines);
+	print_u64(p, PRINT_ANY, "output_bytes", "%llu bytes\n",
+		  d->out.written + d->out.len);
+	print_close_object(p);
+	print_nl_json(p);
 }
 
 void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc)
 {
+	struct printer p;
 	bool json = false;
 
 	daemon_sync(d);
@@ -408,10 +347,8 @@ void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc)
 			return;
 		}
 	}
-	if (json)
-		stats_json(d, b);
-	else
-		stats_text(d, b);
+	print_init(&p, b, json);
+	stats_print(d, &p);
 }
 
 void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
