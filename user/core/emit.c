@@ -20,8 +20,7 @@ void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 	json_lit(b, "\",\"time\":\"");
 	json_raw(b, w, wallclock_fmt(&d->wc, ts_ns, w));
 	json_ch(b, '"');
-	json_key(b, "ts_ns");
-	json_u64(b, ts_ns);
+	json_u64_field(b, "ts_ns", ts_ns);
 }
 
 void emit_tail(struct daemon *d)
@@ -58,54 +57,36 @@ void json_owner(struct jbuf *b, const struct sock_entry *e,
 		src = OWNER_EVENT;
 	}
 	if (pid) {
-		json_key(b, "pid");
-		json_u64(b, pid);
-		json_key(b, "comm");
-		json_cstr(b, comm, 16);
+		json_u64_field(b, "pid", pid);
+		json_cstr_field(b, "comm", comm, 16);
 	} else {
 		json_lit(b, ",\"pid\":null,\"comm\":null");
 	}
-	json_lit(b, ",\"owner\":\"");
-	json_raw(b, owner_src_name(src), strlen(owner_src_name(src)));
-	json_ch(b, '"');
+	json_name_field(b, "owner", owner_src_name(src));
 }
 
 void json_counters(struct jbuf *b, const struct sock_entry *e)
 {
-	json_key(b, "retrans");
-	json_u64(b, e ? e->retrans : 0);
-	json_key(b, "rst_sent");
-	json_u64(b, e ? e->rst_sent : 0);
-	json_key(b, "rst_recv");
-	json_u64(b, e ? e->rst_recv : 0);
+	json_u64_field(b, "retrans", e ? e->retrans : 0);
+	json_u64_field(b, "rst_sent", e ? e->rst_sent : 0);
+	json_u64_field(b, "rst_recv", e ? e->rst_recv : 0);
 }
 
 void json_snap(struct jbuf *b, const struct sock_snap *s)
 {
 	json_lit(b, ",\"snap\":{\"snd_wnd\":");
 	json_u64(b, s->snd_wnd);
-	json_key(b, "rcv_wnd");
-	json_u64(b, s->rcv_wnd);
-	json_key(b, "snd_cwnd");
-	json_u64(b, s->snd_cwnd);
-	json_key(b, "srtt_us");
-	json_u64(b, s->srtt_us);
-	json_key(b, "rcvbuf");
-	json_u64(b, s->rcvbuf);
-	json_key(b, "rcv_queued");
-	json_u64(b, s->rcv_queued);
-	json_key(b, "sndbuf");
-	json_u64(b, s->sndbuf);
-	json_key(b, "wmem_queued");
-	json_u64(b, s->wmem_queued);
-	json_key(b, "bytes_acked");
-	json_u64(b, s->bytes_acked);
-	json_key(b, "bytes_received");
-	json_u64(b, s->bytes_received);
-	json_key(b, "total_retrans");
-	json_u64(b, s->total_retrans);
-	json_key(b, "data_segs_out");
-	json_u64(b, s->data_segs_out);
+	json_u64_field(b, "rcv_wnd", s->rcv_wnd);
+	json_u64_field(b, "snd_cwnd", s->snd_cwnd);
+	json_u64_field(b, "srtt_us", s->srtt_us);
+	json_u64_field(b, "rcvbuf", s->rcvbuf);
+	json_u64_field(b, "rcv_queued", s->rcv_queued);
+	json_u64_field(b, "sndbuf", s->sndbuf);
+	json_u64_field(b, "wmem_queued", s->wmem_queued);
+	json_u64_field(b, "bytes_acked", s->bytes_acked);
+	json_u64_field(b, "bytes_received", s->bytes_received);
+	json_u64_field(b, "total_retrans", s->total_retrans);
+	json_u64_field(b, "data_segs_out", s->data_segs_out);
 	json_ch(b, '}');
 }
 
@@ -156,8 +137,7 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 	struct sock_snap snap;
 
 	emit_head(d, kind_name(ev->kind), ev->ts_ns);
-	json_key(b, "cookie");
-	json_u64(b, ev->cookie);
+	json_u64_field(b, "cookie", ev->cookie);
 	/* The tuple as it is now: SYN_SENT events lack the source port. */
 	if (e)
 		json_tuple(b, ev->netns, e->family, e->saddr, e->sport, e->daddr,
@@ -168,8 +148,7 @@ void emit_event(struct daemon *d, const struct tcpw_event *ev,
 	if (ev->kind == TCPW_EV_STATE) {
 		state_field(b, ",\"old\":", 7, res->old);
 		state_field(b, ",\"new\":", 7, res->new);
-		json_key(b, "old_ms");
-		json_fixed(b, res->old_ns / 1000, 3);
+		json_fixed_field(b, "old_ms", res->old_ns / 1000, 3);
 	} else {
 		state_field(b, ",\"state\":", 9, res->new);
 	}
@@ -200,15 +179,13 @@ bool emit_synthetic(struct daemon *d, const struct sock_entry *e, __u8 old,
 	if (!d->has_out)
 		return false;
 	emit_head(d, "state", ts_ns);
-	json_key(b, "cookie");
-	json_u64(b, e->cookie);
+	json_u64_field(b, "cookie", e->cookie);
 	json_tuple(b, e->netns, e->family, e->saddr, e->sport, e->daddr,
 	      e->dport);
 	state_field(b, ",\"old\":", 7, old);
 	state_field(b, ",\"new\":", 7, new);
-	json_key(b, "old_ms");
-	json_fixed(b, (ts_ns > e->state_ns ? ts_ns - e->state_ns : 0) / 1000,
-		   3);
+	json_fixed_field(b, "old_ms", (ts_ns > e->state_ns ?
+				       ts_ns - e->state_ns : 0) / 1000, 3);
 	json_lit(b, ",\"inferred\":true,\"reason\":\"");
 	json_raw(b, reason, strlen(reason));
 	json_ch(b, '"');
@@ -243,13 +220,9 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
 	if (!d->has_out)
 		return;
 	emit_head(d, "lost", mono_ns());
-	json_lit(b, ",\"source\":\"");
-	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
-	json_ch(b, '"');
-	json_key(b, "count");
-	json_u64(b, count);
-	json_key(b, "total");
-	json_u64(b, d->lost_total);
+	json_name_field(b, "source", source_name(d->src));
+	json_u64_field(b, "count", count);
+	json_u64_field(b, "total", d->lost_total);
 	json_kinds(b, ",\"by_kind\":", 11, delta);
 	emit_tail(d);
 }
@@ -262,25 +235,15 @@ void emit_reconcile(struct daemon *d, const struct reconcile_result *r,
 	if (!d->has_out)
 		return;
 	emit_head(d, "reconcile", mono_ns());
-	json_lit(b, ",\"reason\":\"");
-	json_raw(b, reason, strlen(reason));
-	json_ch(b, '"');
-	json_key(b, "netns");
-	json_u64(b, r->netns);
-	json_key(b, "sockets");
-	json_u64(b, r->sockets);
-	json_key(b, "added");
-	json_u64(b, r->added);
-	json_key(b, "removed");
-	json_u64(b, r->removed);
-	json_key(b, "changed");
-	json_u64(b, r->changed);
-	json_key(b, "owners");
-	json_u64(b, r->owners);
-	json_key(b, "failed");
-	json_u64(b, r->failed);
-	json_key(b, "took_ms");
-	json_fixed(b, took_ns / 1000, 3);
+	json_name_field(b, "reason", reason);
+	json_u64_field(b, "netns", r->netns);
+	json_u64_field(b, "sockets", r->sockets);
+	json_u64_field(b, "added", r->added);
+	json_u64_field(b, "removed", r->removed);
+	json_u64_field(b, "changed", r->changed);
+	json_u64_field(b, "owners", r->owners);
+	json_u64_field(b, "failed", r->failed);
+	json_fixed_field(b, "took_ms", took_ns / 1000, 3);
 	emit_tail(d);
 }
 
@@ -292,17 +255,11 @@ void emit_start(struct daemon *d)
 		return;
 	emit_head(d, "start", mono_ns());
 	json_lit(b, ",\"version\":\"" TCPWATCH_VERSION "\"");
-	json_key(b, "abi");
-	json_u64(b, TCPW_ABI_VERSION);
-	json_lit(b, ",\"source\":\"");
-	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
-	json_ch(b, '"');
-	json_key(b, "seeded");
-	json_u64(b, d->seeded);
-	json_key(b, "netns_filter");
-	json_u64(b, d->o.filter.netns);
-	json_key(b, "pid");
-	json_u64(b, getpid());
+	json_u64_field(b, "abi", TCPW_ABI_VERSION);
+	json_name_field(b, "source", source_name(d->src));
+	json_u64_field(b, "seeded", d->seeded);
+	json_u64_field(b, "netns_filter", d->o.filter.netns);
+	json_u64_field(b, "pid", getpid());
 	emit_tail(d);
 }
 
@@ -315,9 +272,7 @@ void emit_stop(struct daemon *d)
 	emit_head(d, "stop", mono_ns());
 	json_kinds(b, ",\"events\":", 10, d->events);
 	json_kinds(b, ",\"lost\":", 8, d->drops);
-	json_key(b, "lost_total");
-	json_u64(b, d->lost_total);
-	json_key(b, "sockets");
-	json_u64(b, d->tab.count);
+	json_u64_field(b, "lost_total", d->lost_total);
+	json_u64_field(b, "sockets", d->tab.count);
 	emit_tail(d);
 }

@@ -89,6 +89,9 @@ void json_fixed(struct jbuf *b, __u64 v, int decimals);
  */
 #define json_u64_field(b, k, v)	(json_key(b, k), json_u64((b), (v)))
 #define json_i64_field(b, k, v)	(json_key(b, k), json_i64((b), (v)))
+/* v / 10^decimals (json_fixed) */
+#define json_fixed_field(b, k, v, dec) \
+	(json_key(b, k), json_fixed((b), (v), (dec)))
 /* n bytes of s, escaped */
 #define json_str_field(b, k, s, n) (json_key(b, k), json_str((b), (s), (n)))
 /* a NUL-terminated string of at most max bytes; NULL: null */
