@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The rules' table: Documentation/diagnostics.md's threshold table is
- * the definitions' (key, default, meaning), every rule is whole, and a
- * rule fed through the daemon's event path reports after a sweep.
+ * the definitions' (key, default, meaning), and every rule is whole.
+ * Each rule family has its own test_rule_*.c.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -49,60 +49,4 @@ static void test_rules_whole(void)
 	}
 }
 
-/* Five connects refused: connect_refused opens at the next sweep. */
-static void test_connect_refused_sweep(void)
-{
-	char out[] = "/tmp/tcpwatch-unit-XXXXXX";
-	int fd = mkstemp(out);
-	struct daemon d;
-	struct tcpw_event ev;
-	__u64 t = mono_ns();
-	char buf[8192];
-	ssize_t n;
-
-	if (!ASSERT_GE(fd, 0, "mkstemp"))
-		return;
-	unlink(out);
-	if (!ASSERT_EQ(daemon_init_offline(&d, dup(fd)), 0, "init") ||
-	    !ASSERT_EQ(diag_sweep_attach(&d), 0, "attach"))
-		goto out;
-	d.start_ns = t;
-	for (int i = 0; i < 5; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.version = TCPW_ABI_VERSION;
-		ev.netns = 1;
-		ev.family = AF_INET;
-		ev.dport = 80;
-		ev.cookie = 100 + i;
-		inet_pton(AF_INET, "10.0.0.1", ev.saddr);
-		inet_pton(AF_INET, "10.0.0.2", ev.daddr);
-		ev.kind = TCPW_EV_STATE;
-		ev.ts_ns = t;
-		ev.oldstate = TCPW_CLOSE;
-		ev.newstate = TCPW_SYN_SENT;
-		daemon_handle_event(&d, &ev);
-		ev.kind = TCPW_EV_RST_RECV;
-		ev.sport = 40000 + i;
-		ev.oldstate = ev.newstate = TCPW_SYN_SENT;
-		daemon_handle_event(&d, &ev);
-		ev.kind = TCPW_EV_STATE;
-		ev.newstate = TCPW_CLOSE;
-		daemon_handle_event(&d, &ev);
-	}
-	diag_sweep_now(&d, t + 1000000);
-	json_flush(&d.out);
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (!ASSERT_GT(n, 0, "a record written"))
-		goto out;
-	buf[n] = 0;
-	ASSERT_TRUE(strstr(buf, "\"rule\":\"connect_refused\"") != NULL,
-		    "connect_refused finding");
-	ASSERT_TRUE(strstr(buf, "\"refused\":5") != NULL, "evidence");
-	ASSERT_TRUE(strstr(buf, "syn_unanswered") == NULL,
-		    "refused, not unanswered");
-out:
-	daemon_free(&d);
-	close(fd);
-}
-
-UNIT_MAIN(test_doc_table, test_rules_whole, test_connect_refused_sweep)
+UNIT_MAIN(test_doc_table, test_rules_whole)
