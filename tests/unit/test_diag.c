@@ -3,7 +3,7 @@
  * The diagnostics' arithmetic, fed through the daemon's own record path
  * (daemon_handle_event): thresholds parsing, per-peer counting, the
  * connect-latency percentiles and the rate windows. The rules against
- * real sockets are in tests/integration/test_diag.sh.
+ * real sockets are in tests/integration/test_diag_*.sh.
  */
 #include <arpa/inet.h>
 #include <errno.h>
