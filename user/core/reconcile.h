@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#include "uapi/tcpwatch.h"
+
 struct table;
 struct netns_set;
 struct sock_entry;
@@ -31,7 +33,7 @@ typedef void (*reconcile_cb)(void *ctx, const struct sock_entry *e,
 /* What the daemon watches: the same filter the source applies. */
 struct sock_filter {
 	__u32 netns;		/* 0 = every netns */
-	__u16 ports[8];		/* local or remote port; none = all */
+	__u16 ports[TCPW_MAX_PORTS];		/* local or remote port; none = all */
 	int nr_ports;
 };
 

@@ -43,14 +43,9 @@ struct bpf_source {
 };
 
 /* Tracepoints the programs attach to, checked before loading. */
-static const char *const tracepoints[] = {
-	"inet_sock_set_state",
-	"tcp_retransmit_skb",
-	"tcp_retransmit_synack",
-	"tcp_send_reset",
-	"tcp_receive_reset",
-	"tcp_probe",
-};
+#define TP_NAME(name) #name,
+static const char *const tracepoints[] = { TCPW_TRACEPOINTS(TP_NAME) };
+#undef TP_NAME
 
 static bool libbpf_verbose;
 /* The last program libbpf complained about, to name it in our error. */

@@ -14,7 +14,7 @@
 
 enum source_kind { SOURCE_AUTO, SOURCE_BPF, SOURCE_KMOD };
 
-#define SOURCE_MAX_PORTS 8
+#define SOURCE_MAX_PORTS TCPW_MAX_PORTS	/* include/uapi/tcpwatch.h */
 
 struct source_opts {
 	__u32 ring_bytes;	/* ring size in bytes, power of two */
