@@ -21,6 +21,8 @@
 #define TCP_TIMEWAIT_NS	(60ULL * 1000000000ULL)	/* TCP_TIMEWAIT_LEN, fixed */
 #define TABLE_NIL	0xffffffffu
 
+#include "core/idx_map.h"
+
 enum owner_src {
 	OWNER_NONE,
 	OWNER_EVENT,		/* seen acting in process context */
@@ -89,20 +91,6 @@ struct sock_entry {
 	__u8 daddr[16];
 	char comm[16];
 	struct sock_trans hist[TABLE_HIST];	/* ring: hist[i % TABLE_HIST] */
-};
-
-/* A small multimap from a 64-bit key to table indices. */
-struct idx_node {
-	__u64 key;
-	__u32 idx;
-	__u32 next;
-};
-
-struct idx_map {
-	struct idx_node *v;
-	__u32 cap, free, count;
-	__u32 *heads;
-	__u32 mask;
 };
 
 struct tw_item {
