@@ -11,15 +11,19 @@
 #include "diag/rule.h"
 
 
+/* One rule on one destination; span: the seconds its counts cover. */
 typedef void dest_fn(struct sweep *s, const struct diag_rule *r,
-		     struct agg *a);
+		     struct agg *a, double span);
 
 static void each_dest(struct sweep *s, const struct diag_rule *r,
 		      dest_fn *fn)
 {
-	for (__u32 i = 0; i < s->g->used; i++)
-		if (s->g->aggs[i].type == AGG_DEST)
-			fn(s, r, &s->g->aggs[i]);
+	for (__u32 i = 0; i < s->g->used; i++) {
+		struct agg *a = &s->g->aggs[i];
+
+		if (a->type == AGG_DEST)
+			fn(s, r, a, span_s(s->g, a, s->now));
+	}
 }
 
 /* Connects waiting in SYN_SENT after a retransmit, per peer. */
@@ -38,11 +42,8 @@ static void syn_sent_socket(struct sweep *s, struct sock_entry *e)
 }
 
 static void syn_unanswered_dest(struct sweep *s, const struct diag_rule *r,
-				struct agg *a)
+				struct agg *a, double span)
 {
-	struct diag *g = s->g;
-	__u64 now = s->now;
-	double span = span_s(g, a, now);
 	char da[ADDR_STRLEN + 2];
 	struct finding_in *f;
 
@@ -53,7 +54,7 @@ static void syn_unanswered_dest(struct sweep *s, const struct diag_rule *r,
 	field_u64(&f->ev, "syn_retrans", WIN(a, syn_retrans));
 	field_u64(&f->ev, "timeouts", WIN(a, timeouts));
 	field_real(&f->ev, "oldest_s", a->sw_oldest_ns ?
-		 (double)(now - a->sw_oldest_ns) / NS : 0);
+		 (double)(s->now - a->sw_oldest_ns) / NS : 0);
 	field_real(&f->ev, "window_s", span);
 	snprintf(f->summary, sizeof(f->summary),
 		 "SYNs to %s:%u get no answer: %u connect%s waiting, %llu SYN retransmits and %llu timeouts in %.0f s",
@@ -70,15 +71,12 @@ static void syn_unanswered_eval(struct sweep *s, const struct diag_rule *r)
 }
 
 static void connect_refused_dest(struct sweep *s, const struct diag_rule *r,
-				struct agg *a)
+				struct agg *a, double span)
 {
-	struct diag *g = s->g;
-	__u64 now = s->now;
-	double span = span_s(g, a, now);
 	char da[ADDR_STRLEN + 2];
 	struct finding_in *f;
 
-	if (WIN(a, refused) < g->o.refused_min)
+	if (WIN(a, refused) < s->g->o.refused_min)
 		return;
 	f = diag_begin_peer(s, a, da);
 	field_u64(&f->ev, "refused", WIN(a, refused));
@@ -97,16 +95,13 @@ static void connect_refused_eval(struct sweep *s, const struct diag_rule *r)
 }
 
 static void connection_churn_dest(struct sweep *s, const struct diag_rule *r,
-				struct agg *a)
+				struct agg *a, double span)
 {
-	struct diag *g = s->g;
-	__u64 now = s->now;
-	double span = span_s(g, a, now);
 	char da[ADDR_STRLEN + 2];
 	struct finding_in *f;
 	__u64 n, p50, p99;
 
-	if (!(WIN(a, conns) / span >= g->o.churn_rate))
+	if (!(WIN(a, conns) / span >= s->g->o.churn_rate))
 		return;
 	p50 = agg_lat_pct(a, 50, &n);
 	p99 = agg_lat_pct(a, 99, &n);
@@ -114,7 +109,7 @@ static void connection_churn_dest(struct sweep *s, const struct diag_rule *r,
 	field_u64(&f->ev, "conns", WIN(a, conns));
 	field_real(&f->ev, "rate", WIN(a, conns) / span);
 	field_u64(&f->ev, "short_lived", WIN(a, short_lived));
-	field_u64(&f->ev, "short_ms", g->o.short_ms);
+	field_u64(&f->ev, "short_ms", s->g->o.short_ms);
 	field_u64(&f->ev, "connect_p50_us", p50);
 	field_u64(&f->ev, "connect_p99_us", p99);
 	field_real(&f->ev, "window_s", span);
@@ -122,7 +117,7 @@ static void connection_churn_dest(struct sweep *s, const struct diag_rule *r,
 		 "%.1f new connections/s to %s:%u, %llu of them shorter than %u ms; each handshake costs p50 %llu us, p99 %llu us",
 		 WIN(a, conns) / span, da, a->port,
 		 (unsigned long long)WIN(a, short_lived),
-		 g->o.short_ms, (unsigned long long)p50,
+		 s->g->o.short_ms, (unsigned long long)p50,
 		 (unsigned long long)p99);
 	diag_report(s, r, SEV_INFO);
 }
