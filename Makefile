@@ -48,7 +48,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_SRCS := $(wildcard user/*.c)
+# user/: main.c wires the folders together; each folder is one layer
+# (Documentation/architecture.md).
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
+USER_HDRS := $(wildcard user/*/*.h)
 LIB_SRCS  := $(filter-out user/main.c,$(USER_SRCS))
 USER_OBJS := $(patsubst user/%.c,$(B)/user/%.o,$(USER_SRCS))
 LIB_OBJS  := $(patsubst user/%.c,$(B)/user/%.o,$(LIB_SRCS))
@@ -82,12 +85,14 @@ $(B)/%.skel.h: $(B)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # -- daemon -------------------------------------------------------------
-$(B)/user/%.o: user/%.c user/*.h include/uapi/tcpwatch.h $(SKELS) | $(B)
+$(B)/user/%.o: user/%.c $(USER_HDRS) include/uapi/tcpwatch.h $(SKELS) | $(B)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/san/user/%.o: user/%.c user/*.h include/uapi/tcpwatch.h $(SKELS) | $(B)
+$(B)/san/user/%.o: user/%.c $(USER_HDRS) include/uapi/tcpwatch.h $(SKELS) | $(B)
 	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(B)/tcpwatch: $(USER_OBJS)
@@ -201,7 +206,7 @@ $(B)/bench/churn: tests/bench/churn.c | $(B)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
 
-$(B)/bench/replay: tests/bench/replay.c $(LIB_OBJS) user/*.h | $(B)
+$(B)/bench/replay: tests/bench/replay.c $(LIB_OBJS) $(USER_HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@

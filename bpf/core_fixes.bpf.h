@@ -9,10 +9,12 @@
 #include <bpf/bpf_core_read.h>
 
 /*
- * sock flags: up to at least 6.1 `unsigned long sk_flags` is a member
- * of struct sock; by 6.18 it has moved into struct sock_common as
- * skc_flags (sock.h: #define sk_flags __sk_common.skc_flags), next to
- * the other hot fields. Seen in 6.1's include/net/sock.h and 6.18's BTF.
+ * sock flags: `unsigned long sk_flags` was a member of struct sock until
+ * kernel commit 8e5eb54d303b ("net: align sk_refcnt on 128 bytes
+ * boundary", Eric Dumazet, 2015-10-08, v4.4) moved it into struct
+ * sock_common as skc_flags, next to the other hot fields; since then
+ * sock.h only has `#define sk_flags __sk_common.skc_flags` and BTF has
+ * no sk_flags at all. The fallback reads the pre-4.4 layout.
  */
 struct sock___pre_skc_flags {
 	unsigned long sk_flags;

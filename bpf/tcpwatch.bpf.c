@@ -27,7 +27,13 @@ _Static_assert(sizeof(struct tcpw_event) == TCPW_EVENT_SIZE,
 	       "struct tcpw_event changed size");
 
 #define SOCK_DONE	1	/* enum sock_flags, include/net/sock.h */
-#define TCPW_MAX_PORTS	8	/* == SOURCE_MAX_PORTS, checked in user/ */
+/* A program on one of TCPW_TRACEPOINTS (uapi): another name does not build. */
+#define TP_ENUM(name) TCPW_TP_##name,
+enum { TCPW_TRACEPOINTS(TP_ENUM) };
+#undef TP_ENUM
+#define TCPW_TP(name)							\
+	_Static_assert(TCPW_TP_##name >= 0, #name " in TCPW_TRACEPOINTS"); \
+	SEC("tp_btf/" #name)
 #define TCPW_CPU_SLOTS	128	/* power of two; CPUs beyond share slots */
 
 /* Set by userspace before load. */
@@ -338,7 +344,7 @@ static __always_inline bool owner_context(int oldstate, int newstate)
 	return false;
 }
 
-SEC("tp_btf/inet_sock_set_state")
+TCPW_TP(inet_sock_set_state)
 int BPF_PROG(tcpw_state, const struct sock *sk, int oldstate, int newstate)
 {
 	const struct sock_common *skc = &sk->__sk_common;
@@ -356,14 +362,14 @@ int BPF_PROG(tcpw_state, const struct sock *sk, int oldstate, int newstate)
 }
 
 /* Also fires for SYN retransmits in SYN_SENT. */
-SEC("tp_btf/tcp_retransmit_skb")
+TCPW_TP(tcp_retransmit_skb)
 int BPF_PROG(tcpw_retrans, const struct sock *sk, const struct sk_buff *skb)
 {
 	return emit_sock(sk, TCPW_EV_RETRANS);
 }
 
 /* sk is the listener; the record is about the request sock. */
-SEC("tp_btf/tcp_retransmit_synack")
+TCPW_TP(tcp_retransmit_synack)
 int BPF_PROG(tcpw_synack, const struct sock *sk,
 	     const struct request_sock *req)
 {
@@ -377,7 +383,7 @@ int BPF_PROG(tcpw_synack, const struct sock *sk,
 			TCPW_SYN_RECV, TCPW_SYN_RECV, false);
 }
 
-SEC("tp_btf/tcp_receive_reset")
+TCPW_TP(tcp_receive_reset)
 int BPF_PROG(tcpw_rst_recv, const struct sock *sk)
 {
 	return emit_sock(sk, TCPW_EV_RST_RECV);
@@ -447,7 +453,7 @@ static __always_inline int rst_nosock(const struct sk_buff *skb)
  * only), a timewait sock, a listener, or a full socket. skb is the segment
  * that caused the reset, NULL for an active reset (SO_LINGER 0, abort).
  */
-SEC("tp_btf/tcp_send_reset")
+TCPW_TP(tcp_send_reset)
 int BPF_PROG(tcpw_rst_sent, const struct sock *sk, const struct sk_buff *skb)
 {
 	if (sk)
@@ -461,7 +467,7 @@ int BPF_PROG(tcpw_rst_sent, const struct sock *sk, const struct sk_buff *skb)
  * Rate-limited per socket: at most one sample per sample_interval_ns. The
  * first probe on a socket allocates its storage (about 1 us, once).
  */
-SEC("tp_btf/tcp_probe")
+TCPW_TP(tcp_probe)
 int BPF_PROG(tcpw_probe, struct sock *sk, const struct sk_buff *skb)
 {
 	const struct sock_common *skc = &sk->__sk_common;

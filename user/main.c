@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
+#include "ctl/ctl.h"
+#include "diag/sweep.h"
 
 static const char usage_top[] =
 "usage: tcpwatch COMMAND [OPTIONS]\n"
@@ -111,6 +113,23 @@ static int parse_u32(const char *s, const char *what, __u32 max, __u32 *out)
 	return 0;
 }
 
+/* The daemon and the modules that hang off its loop. */
+static int run_daemon(const struct daemon_opts *o)
+{
+	static struct daemon d;
+	int err;
+
+	err = daemon_start(&d, o);
+	if (!err)
+		err = ctl_attach(&d, o->ctl_path);
+	if (!err)
+		err = diag_sweep_attach(&d);
+	if (!err)
+		err = daemon_loop(&d);
+	daemon_free(&d);
+	return err;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -211,10 +230,10 @@ static int cmd_run(int argc, char **argv)
 			o.src.verbose = true;
 			break;
 		case 'h':
-			printf(usage_run, diag_opts_help);
+			printf(usage_run, diag_opts_help());
 			return 0;
 		default:
-			fprintf(stderr, usage_run, diag_opts_help);
+			fprintf(stderr, usage_run, diag_opts_help());
 			return 2;
 		}
 	}
@@ -228,8 +247,7 @@ static int cmd_run(int argc, char **argv)
 	o.src.nr_ports = o.filter.nr_ports;
 	memcpy(o.src.ports, o.filter.ports, sizeof(o.src.ports));
 	o.src.wakeup_bytes = o.src.ring_bytes / 4;
-	err = daemon_run(&o);
-	return err ? 1 : 0;
+	return run_daemon(&o) ? 1 : 0;
 }
 
 /* Append " key=value" to a request line. */
@@ -365,6 +383,28 @@ static int cmd_query(int argc, char **argv, const char *req,
 	return ctl_request(ctl_path(ctl), line) ? 1 : 0;
 }
 
+/* stats has always ignored extra arguments; diag refuses them */
+static int cmd_stats(int argc, char **argv)
+{
+	return cmd_query(argc, argv, "stats", usage_stats, true);
+}
+
+static int cmd_diag(int argc, char **argv)
+{
+	return cmd_query(argc, argv, "diag", usage_diag, false);
+}
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cmds[] = {
+	{ "run", cmd_run },
+	{ "ls", cmd_ls },
+	{ "stats", cmd_stats },
+	{ "diag", cmd_diag },
+	{ NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -381,15 +421,9 @@ int main(int argc, char **argv)
 	}
 	argc--;
 	argv++;
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc, argv);
-	if (!strcmp(cmd, "ls"))
-		return cmd_ls(argc, argv);
-	/* stats has always ignored extra arguments; diag refuses them */
-	if (!strcmp(cmd, "stats"))
-		return cmd_query(argc, argv, "stats", usage_stats, true);
-	if (!strcmp(cmd, "diag"))
-		return cmd_query(argc, argv, "diag", usage_diag, false);
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(cmd, c->name))
+			return c->fn(argc, argv);
 	fprintf(stderr, "tcpwatch: unknown command \"%s\"\n\n%s", cmd,
 		usage_top);
 	return 2;

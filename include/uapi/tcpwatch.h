@@ -97,6 +97,26 @@ struct tcpw_event {
 	char  comm[16];		/* valid with TCPW_F_OWNER */
 };
 
+/*
+ * Limits and lists both halves share: one definition, used by the BPF
+ * programs, the module and the daemon.
+ */
+#define TCPW_MAX_PORTS	8	/* port filter: local or remote port */
+
+/*
+ * The TCP tracepoints the sources attach to, as X(name): the daemon
+ * checks each is in the kernel before loading (user/source/bpf.c), the
+ * BPF programs are SEC("tp_btf/" name) for each (bpf/tcpwatch.bpf.c,
+ * TCPW_TP), the module probes each (kmod/probes.c).
+ */
+#define TCPW_TRACEPOINTS(X)		\
+	X(inet_sock_set_state)		\
+	X(tcp_retransmit_skb)		\
+	X(tcp_retransmit_synack)	\
+	X(tcp_send_reset)		\
+	X(tcp_receive_reset)		\
+	X(tcp_probe)
+
 #define TCPW_EVENT_SIZE	144
 
 /*

@@ -43,7 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
+#include "core/emit.h"
+#include "diag/sweep.h"
 
 #define NS_PER_EVENT	50000ULL
 #define TICK_NS		50000000ULL	/* the daemon's default --tick-ms */
@@ -435,6 +437,8 @@ static int bench_mem(__u32 n)
 
 	rss0 = rss_bytes();
 	err = daemon_init_offline(&d, -1);
+	if (!err)
+		err = diag_sweep_attach(&d);
 	if (err)
 		return 1;
 	set_addr(c.daddr, AF_INET, 1);

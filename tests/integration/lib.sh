@@ -136,14 +136,28 @@ pid_of() {
 	field_of "$1" pid
 }
 
+# poll SECONDS CMD...: until CMD prints something (within SECONDS);
+# prints it. Fails (returns 1) when it never does. Every wait of the
+# tests is this loop. $POLL_S: the pause between tries (0.2 s).
+poll() {
+	local end=$((SECONDS + $1)) got
+	shift
+	while :; do
+		got=$("$@")
+		if [[ -n $got ]]; then
+			printf '%s\n' "$got"
+			return 0
+		fi
+		((SECONDS <= end)) || return 1
+		sleep "${POLL_S:-0.2}"
+	done
+}
+
 # wait_for NAME REGEX [SECONDS]: until $DIR/NAME.out has a matching line
 wait_for() {
-	local i n=$((${3:-10} * 20))
-	for ((i = 0; i < n; i++)); do
-		grep -qE "$2" "$DIR/$1.out" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "timeout waiting for '$2' from $1: $(cat "$DIR/$1.out" 2>/dev/null)"
+	POLL_S=0.05 poll "${3:-10}" grep -m1 -E "$2" "$DIR/$1.out" \
+		>/dev/null 2>&1 ||
+		fail "timeout waiting for '$2' from $1: $(cat "$DIR/$1.out" 2>/dev/null)"
 }
 
 field_of() {	# field_of NAME WORD: the number after WORD in NAME.out
@@ -228,4 +242,101 @@ kmod_params() {
 	rmmod tcpwatch || fail "rmmod tcpwatch"
 	KMOD_RELOADED=1
 	insmod kmod/tcpwatch.ko "$@" || fail "insmod kmod/tcpwatch.ko $*"
+}
+
+# ---- diagnostics (test_diag_*.sh, one file per user/diag/rule_*.c) ----
+# Findings are NDJSON records {"type":"finding","event":"opened"|
+# "updated"|"resolved","id","rule","severity","subject","evidence",...};
+# `diag -j` prints the open ones in the same shape. The delay from a
+# pathology's start to its finding is printed ("  time to finding: 1.2 s").
+
+# Short windows so findings resolve within a test.
+WIN=(--threshold window_s=2 --threshold quiet_s=2)
+
+# finding RULE [JQ-COND]: that rule's finding records, one per line
+finding() {
+	events | jq -c --arg r "$1" \
+		"select(.type == \"finding\" and .rule == \$r) | select(${2:-true})"
+}
+
+# first_record RULE EVENT COND: the first finding record of RULE with
+# that event satisfying COND
+first_record() {
+	events | jq -c -s --arg r "$1" --arg e "$2" "
+		map(select(.type == \"finding\" and .rule == \$r and
+			   .event == \$e) | select($3)) | first // empty"
+}
+
+# wait_finding RULE EVENT [JQ-COND] [SECONDS]: until a finding record of
+# RULE with that event (and COND) is written; prints the first one.
+wait_finding() {
+	poll "${4:-10}" first_record "$1" "$2" "${3:-true}" ||
+		fail "no '$2' $1 finding${3:+ with $3} in ${4:-10} s; its records: $(finding "$1" | tail -3)"
+}
+
+# diag RULE [JQ-COND]: the open finding `diag -j` lists for RULE, if any
+diag() {
+	tw diag -j | jq -c -s --arg r "$1" \
+		"map(select(.rule == \$r) | select(${2:-true})) | first // empty"
+}
+
+# diag_until RULE JQ-COND [SECONDS] WHAT: until `diag -j` lists a
+# finding of RULE satisfying COND (evidence catching up with the kernel
+# takes the daemon a tick or a sample); prints it.
+diag_until() {
+	poll "${3:-5}" diag "$1" "$2" ||
+		fail "$4: diag lists no $1 finding with $2; it lists: $(diag "$1")"
+}
+
+# not_listed RULE ID: `diag -j` no longer lists that finding
+not_listed() {
+	[[ -z $(diag "$1" ".id == $(jstr "$2")") ]] ||
+		fail "$1 finding $2 still listed by diag after it resolved"
+}
+
+# no_finding RULE: the daemon never opened a finding of RULE
+no_finding() {
+	local got
+	got=$(finding "$1" | head -c 300)
+	[[ -z $got ]] || fail "unexpected $1 finding: $got"
+}
+
+jstr() {	# jstr STRING: as a JSON string literal
+	jq -n --arg s "$1" '$s'
+}
+
+ev() {		# ev JSON JQ-PATH: one value of a record
+	jq -r "$2" <<<"$1"
+}
+
+# check JSON JQ-COND WHAT: the record satisfies COND
+check() {
+	jq -e "$2" <<<"$1" >/dev/null || fail "$3: $2 is false for $1"
+}
+
+# CLOCK_MONOTONIC in ns, the clock of the records' ts_ns
+mono() {
+	"$TCPX" now
+}
+
+# took T0 RECORD [WHAT]: print the delay from T0 (mono) to the record
+# (ts_ns taken as text: jq 1.6 holds numbers as doubles).
+took() {
+	local ts
+	ts=$(grep -o '"ts_ns":[0-9]*' <<<"$2" | head -1 | cut -d: -f2)
+	[[ -n $ts ]] || fail "no ts_ns in $2"
+	awk -v d="$((ts - $1))" -v w="${3:-finding}" \
+		'BEGIN { printf "  time to %s: %.2f s\n", w, d / 1e9 }' >&2
+	echo "$((ts - $1))"
+}
+
+mib() {		# mib NAME: a counter of $NS (nstat, absolute, no history)
+	nsx nstat -asz "$1" | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# skmem FILTER FIELD: one skmem field (r, rb, t, tb, w, ...) of the
+# first socket ss matches with FILTER
+skmem() {
+	nsx ss -tmnH $1 | grep -o 'skmem:([^)]*)' | head -1 |
+		tr '(,)' '\n\n\n' | sed -n "s/^$2\([0-9][0-9]*\)$/\1/p"
 }

@@ -3,14 +3,16 @@
  * The diagnostics' arithmetic, fed through the daemon's own record path
  * (daemon_handle_event): thresholds parsing, per-peer counting, the
  * connect-latency percentiles and the rate windows. The rules against
- * real sockets are in tests/integration/test_diag.sh.
+ * real sockets are in tests/integration/test_diag_*.sh.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 
 #include "unit.h"
-#include "daemon.h"
+#include "core/daemon.h"
+#include "core/emit.h"
+#include "diag/sweep.h"
 
 #define NETNS	4026531840u
 #define MS	1000000ULL

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
+#include "core/emit.h"
+#include "diag/sweep.h"
 #include "unit.h"
 
 #define NETNS	4026531840u

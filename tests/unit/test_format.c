@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
-#include "format.h"
-#include "json.h"
+#include "lib/format.h"
+#include "lib/json.h"
 #include "unit.h"
 
 static int check_v6(const __u8 *a)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "lib/json.h"
 #include "unit.h"
 
 static json_object *parse(struct jbuf *b)

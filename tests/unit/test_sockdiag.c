@@ -17,9 +17,9 @@
 
 #include "unit.h"
 #include "uapi/tcpwatch.h"
-#include "sockdiag.h"
-#include "netns.h"
-#include "owner.h"
+#include "kernel/sockdiag.h"
+#include "kernel/netns.h"
+#include "kernel/owner.h"
 
 #define DIAG_HDR (NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct inet_diag_msg)))
 #define TI_SND_WND_OFF offsetof(struct tcp_info, tcpi_snd_wnd)

@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
-#include "table.h"
+#include "core/table.h"
 #include "unit.h"
 
 #define SEC 1000000000ULL

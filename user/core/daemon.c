@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/daemon.h"
+#include "core/emit.h"
+
+#define OUT_BUF		(1u << 20)
+#define OUT_FLUSH_AT	(OUT_BUF - 64 * 1024)
+#define LOST_RECONCILE_DELAY_NS	200000000ULL	/* let a burst pass */
+
+/* epoll tags: pointers to these tell the source of an event */
+static int tag_src, tag_sig, tag_out;
+
+int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
+{
+	struct daemon *d = ctx;
+	struct sock_entry gone, tw;
+	struct apply_result res;
+
+	if (ev->version != TCPW_ABI_VERSION || !ev->kind ||
+	    ev->kind >= TCPW_EV_MAX) {
+		d->bad_records++;
+		return 0;
+	}
+	d->events[ev->kind]++;
+	if (!filter_match(&d->o.filter, ev->netns, ev->sport, ev->dport) &&
+	    !table_find(&d->tab, ev->cookie))
+		return 0;
+	if (table_apply(&d->tab, ev, &res, &gone, &tw) == -ENOMEM) {
+		fprintf(stderr, "tcpwatch: out of memory for the table\n");
+		d->stop = true;
+		return -ENOMEM;
+	}
+	if (res.inferred && res.new == TCPW_TIME_WAIT)
+		d->tw_inferred++;
+	diag_event(&d->diag, ev, &res);
+	if (!d->has_out || res.suppressed)
+		return 0;
+	if (res.child_born)
+		emit_synthetic(d, res.e, TCPW_LISTEN, TCPW_SYN_RECV, ev->ts_ns,
+			       "child");
+	emit_event(d, ev, &res);
+	if (res.removed) {
+		__u32 i = d->gone_next++ % GONE_SNAPS;
+
+		d->gone[i].cookie = (gone.flags & SOCK_SNAP_OUT) ? gone.cookie
+								 : 0;
+		d->gone[i].snap = gone.snap;
+	}
+	if (res.tw_ended)
+		emit_synthetic(d, res.tw_entry, res.tw_entry->state,
+			       TCPW_CLOSE, ev->ts_ns, "reused");
+	if (res.tw_promoted) {
+		d->tw_inferred++;
+		if (emit_synthetic(d, res.tw_entry, TCPW_FIN_WAIT2,
+				   TCPW_TIME_WAIT, ev->ts_ns, "peer_fin"))
+			res.tw_entry->flags |= SOCK_SNAP_OUT;
+	}
+	if (d->out.len >= OUT_FLUSH_AT && json_flush(&d->out))
+		d->stop = true;
+	return 0;
+}
+
+static void on_expire(void *ctx, const struct sock_entry *e, __u64 now)
+{
+	struct daemon *d = ctx;
+
+	d->tw_expired++;
+	emit_synthetic(d, e, e->state, TCPW_CLOSE, now, "expired");
+}
+
+static void on_correction(void *ctx, const struct sock_entry *e, __u8 old,
+			  __u8 new)
+{
+	emit_synthetic(ctx, e, old, new, mono_ns(), "reconcile");
+}
+
+static int drain(struct daemon *d)
+{
+	int n = source_consume(d->src, daemon_handle_event, d);
+
+	if (n < 0 && n != -EINTR)
+		fprintf(stderr, "tcpwatch: reading %s source: %s\n",
+			source_name(d->src), strerror(-n));
+	return n;
+}
+
+static int run_reconcile(struct daemon *d, const char *reason, bool seed)
+{
+	struct reconcile_result r;
+	__u64 t0;
+	int err;
+
+	/* Apply everything already in the ring first: the dump is newer. */
+	drain(d);
+	t0 = mono_ns();
+	err = reconcile(&d->tab, &d->ns, &d->o.filter, t0, seed,
+			on_correction, d, &r);
+	if (err < 0) {
+		fprintf(stderr, "tcpwatch: reconcile: %s\n", strerror(-err));
+		return err;
+	}
+	if (seed) {
+		d->seeded = d->tab.count;
+	} else {
+		d->rec_runs++;
+		d->rec_added += r.added;
+		d->rec_removed += r.removed;
+		d->rec_changed += r.changed;
+	}
+	d->rec_owners += r.owners;
+	emit_reconcile(d, &r, reason, mono_ns() - t0);
+	d->next_reconcile_ns = d->o.reconcile_ms ?
+		mono_ns() + d->o.reconcile_ms * 1000000ULL : 0;
+	return 0;
+}
+
+static void check_drops(struct daemon *d)
+{
+	struct tcpw_stats st;
+	__u64 delta[TCPW_EV_MAX] = { 0 }, sum = 0;
+
+	if (source_stats(d->src, &st))
+		return;
+	for (int k = 0; k < TCPW_EV_MAX; k++) {
+		if (st.drops[k] > d->drops[k]) {
+			delta[k] = st.drops[k] - d->drops[k];
+			sum += delta[k];
+		}
+		d->drops[k] = st.drops[k];
+	}
+	if (!sum)
+		return;
+	d->lost_total += sum;
+	emit_lost(d, delta, sum);
+	/* The table missed transitions: heal it from the kernel soon. */
+	__u64 soon = mono_ns() + LOST_RECONCILE_DELAY_NS;
+
+	if (!d->next_reconcile_ns || d->next_reconcile_ns > soon)
+		d->next_reconcile_ns = soon;
+	d->rec_reason = "lost";
+}
+
+void daemon_sync(struct daemon *d)
+{
+	__u32 learned;
+
+	if (!d->src)
+		return;
+	drain(d);
+	check_drops(d);
+	if (d->tab.by_state[TCPW_SYN_SENT])
+		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
+	if (d->has_out && d->out.len && json_flush(&d->out))
+		d->stop = true;
+}
+
+static void tick(struct daemon *d)
+{
+	__u64 now;
+
+	drain(d);
+	check_drops(d);
+	now = mono_ns();
+	table_expire(&d->tab, now, on_expire, d);
+	if (d->tab.by_state[TCPW_SYN_SENT] && now >= d->next_ports_ns) {
+		__u32 learned;
+
+		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
+		d->next_ports_ns = now + 500000000ULL;
+	}
+	/* the modules: the control socket's timeouts, the sweep */
+	for (int i = 0; i < d->nmods; i++)
+		if (d->mods[i]->tick)
+			d->mods[i]->tick(d, now);
+	if (d->next_reconcile_ns && now >= d->next_reconcile_ns) {
+		run_reconcile(d, d->rec_reason ? d->rec_reason : "periodic",
+			      false);
+		d->rec_reason = NULL;
+	}
+	if (d->has_out && d->out.len && json_flush(&d->out))
+		d->stop = true;
+}
+
+static int open_output(struct daemon *d)
+{
+	int fd;
+
+	if (!d->o.output)
+		return -1;
+	if (!strcmp(d->o.output, "-"))
+		return STDOUT_FILENO;
+	fd = open(d->o.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		  0640);
+	if (fd < 0)
+		fprintf(stderr, "tcpwatch: cannot open output %s: %s\n",
+			d->o.output, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+static int epoll_add(int epfd, int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	/* A closed pipe is a write error (EPIPE), handled as a clean end. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int init_common(struct daemon *d, int out_fd)
+{
+	int err;
+
+	wallclock_sync(&d->wc);
+	d->epfd = d->sig_fd = -1;
+	err = table_init(&d->tab, 4096);
+	if (err)
+		return err;
+	if (!d->o.diag.sweep_ms)
+		diag_opts_default(&d->o.diag);
+	err = diag_init(&d->diag, &d->o.diag);
+	if (err)
+		return err;
+	if (out_fd >= 0) {
+		err = json_init(&d->out, out_fd, OUT_BUF);
+		if (err)
+			return err;
+		d->has_out = true;
+	}
+	return 0;
+}
+
+int daemon_init_offline(struct daemon *d, int out_fd)
+{
+	memset(d, 0, sizeof(*d));
+	return init_common(d, out_fd);
+}
+
+void daemon_free(struct daemon *d)
+{
+	while (d->nmods)	/* last added, first gone */
+		if (d->mods[--d->nmods]->free)
+			d->mods[d->nmods]->free(d);
+	if (d->has_out) {
+		if (d->out.fd > STDERR_FILENO)
+			close(d->out.fd);
+		json_free(&d->out);
+	}
+	source_close(d->src);
+	table_free(&d->tab);
+	diag_free(&d->diag);
+	netns_free(&d->ns);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+}
+
+static void loop(struct daemon *d)
+{
+	__u64 tick_ns = d->o.tick_ms * 1000000ULL, next_tick;
+	struct epoll_event evs[16];
+
+	next_tick = mono_ns() + tick_ns;
+	while (!d->stop) {
+		__u64 now = mono_ns();
+		int timeout = now >= next_tick ? 0
+				: (int)((next_tick - now + 999999) / 1000000);
+		int n = epoll_wait(d->epfd, evs, 16, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "tcpwatch: epoll: %s\n",
+				strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &tag_src) {
+				drain(d);
+			} else if (tag == &tag_sig) {
+				d->stop = true;
+			} else if (tag == &tag_out) {
+				/* the pipe's reader is gone (EPOLLERR) */
+				d->out.err = -EPIPE;
+				d->stop = true;
+			} else {
+				struct daemon_io *io = tag;
+
+				io->fn(d, io, evs[i].events);
+			}
+		}
+		if (mono_ns() >= next_tick) {
+			tick(d);
+			next_tick = mono_ns() + tick_ns;
+		}
+	}
+}
+
+int daemon_add_module(struct daemon *d, const struct daemon_module *m)
+{
+	if (d->nmods >= DAEMON_MODULES_MAX)
+		return -ENOSPC;
+	d->mods[d->nmods++] = m;
+	return 0;
+}
+
+int daemon_io_add(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int daemon_io_mod(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
+void daemon_io_del(struct daemon *d, int fd)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int daemon_start(struct daemon *d, const struct daemon_opts *o)
+{
+	char err_msg[512] = "";
+	int out_fd, err;
+
+	memset(d, 0, sizeof(*d));
+	d->o = *o;
+	err = init_common(d, -1);
+	if (err)
+		goto out;
+	out_fd = open_output(d);
+	if (o->output && out_fd < 0) {
+		err = out_fd;
+		goto out;
+	}
+	if (out_fd >= 0) {
+		err = json_init(&d->out, out_fd, OUT_BUF);
+		if (err)
+			goto out;
+		d->has_out = true;
+	}
+	d->sig_fd = setup_signals();
+	if (d->sig_fd < 0) {
+		err = d->sig_fd;
+		goto out;
+	}
+	/* Attach first, seed second: nothing falls between the two. */
+	err = source_open(&d->src, o->source, &o->src, err_msg,
+			  sizeof(err_msg));
+	if (err) {
+		fprintf(stderr, "tcpwatch: %s\n", err_msg);
+		d->src = NULL;
+		goto out;
+	}
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0 ||
+	    epoll_add(d->epfd, source_fd(d->src), &tag_src) ||
+	    epoll_add(d->epfd, d->sig_fd, &tag_sig)) {
+		err = -errno;
+		goto out;
+	}
+	/*
+	 * A pipe's write end reports EPOLLERR once its reader has gone, so
+	 * `tcpwatch run | head` ends even when no event is written. Files
+	 * can't be polled (EPERM): nothing to watch there.
+	 */
+	if (d->has_out) {
+		struct epoll_event ev = { .events = 0, .data.ptr = &tag_out };
+
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->out.fd, &ev);
+	}
+	return 0;
+out:
+	if (d->has_out && d->out.err)
+		fprintf(stderr, "tcpwatch: writing output: %s\n",
+			strerror(-d->out.err));
+	return err;
+}
+
+int daemon_loop(struct daemon *d)
+{
+	int err;
+
+	d->start_ns = mono_ns();
+	d->diag.next_sweep_ns = d->start_ns + d->o.diag.sweep_ms * 1000000ULL;
+	err = run_reconcile(d, "start", true);
+	if (err)
+		goto out;
+	emit_start(d);
+	if (d->has_out && json_flush(&d->out))
+		goto out;
+	loop(d);
+	/* Leave nothing behind in the ring. */
+	if (!d->out.err) {
+		drain(d);
+		check_drops(d);
+		emit_stop(d);
+		if (d->has_out)
+			json_flush(&d->out);
+	}
+	err = 0;
+out:
+	if (d->has_out && d->out.err == -EPIPE)
+		err = 0;	/* `tcpwatch run | head`: the reader is done */
+	else if (d->has_out && d->out.err)
+		fprintf(stderr, "tcpwatch: writing output: %s\n",
+			strerror(-d->out.err));
+	return err;
+}

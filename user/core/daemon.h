@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The daemon: one thread, one epoll loop. Records come from the source,
+ * update the table, and leave as NDJSON; a tick drains the ring (the
+ * kernel side batches its wakeups), flushes output, checks the drop
+ * counters, expires TIME_WAIT and runs reconcile when it is due.
+ */
+#ifndef TCPW_DAEMON_H
+#define TCPW_DAEMON_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "diag/peers.h"
+#include "lib/json.h"
+#include "lib/format.h"
+#include "kernel/netns.h"
+#include "core/reconcile.h"
+#include "source/source.h"
+#include "core/table.h"
+
+#define DEFAULT_CTL_PATH	"/run/tcpwatch/tcpwatch.sock"
+#define TCPWATCH_VERSION	"0.1.0"
+
+struct daemon_opts {
+	enum source_kind source;
+	struct source_opts src;
+	struct sock_filter filter;
+	const char *output;	/* path, "-" for stdout, NULL for none */
+	const char *ctl_path;
+	__u32 reconcile_ms;	/* periodic reconcile; 0 = only after loss */
+	__u32 tick_ms;		/* drain/flush/expire period */
+	struct diag_opts diag;	/* thresholds of the rules */
+};
+
+#define GONE_SNAPS	4
+#define DAEMON_MODULES_MAX	4
+
+struct daemon {
+	struct daemon_opts o;
+	struct source *src;
+	struct table tab;
+	struct jbuf out;
+	bool has_out;
+	struct wallclock wc;
+	struct netns_set ns;
+	int epfd, sig_fd;
+	bool stop;
+	__u64 start_ns;
+
+	/* counters, all reported by `tcpwatch stats` */
+	__u64 events[TCPW_EV_MAX];	/* received, by kind */
+	__u64 drops[TCPW_EV_MAX];	/* lost, by kind, as last read */
+	__u64 lost_total;
+	__u64 bad_records;		/* wrong version or kind */
+	__u64 tw_inferred, tw_expired;
+	__u64 rec_runs, rec_added, rec_removed, rec_changed, rec_owners;
+	__u64 seeded;
+	__u64 next_reconcile_ns;
+	__u64 next_ports_ns;		/* SYN_SENT port learning */
+	const char *rec_reason;
+	__u64 lines;			/* NDJSON records written */
+	/*
+	 * The snaps last written for the sockets last removed from the
+	 * table (cookie 0: none, or not written), so that a reset right
+	 * after a CLOSE repeats it only if it changed. A reset sent on
+	 * loopback is traced after the peer's reset_recv and CLOSE: two
+	 * removals apart, hence more than one.
+	 */
+	struct {
+		__u64 cookie;
+		struct sock_snap snap;
+	} gone[GONE_SNAPS];
+	__u32 gone_next;
+
+	struct diag diag;
+	const struct daemon_module *mods[DAEMON_MODULES_MAX];
+	int nmods;
+};
+
+/*
+ * The daemon's life: start (source attached, signals, epoll), add the
+ * modules (main.c: the control socket, the sweep), run until a signal,
+ * free. daemon_start's errors are printed.
+ */
+int daemon_start(struct daemon *d, const struct daemon_opts *o);
+int daemon_loop(struct daemon *d);
+
+/*
+ * The record path without a kernel, for the replay benchmark and unit
+ * tests: init with an output fd (-1: none), feed records, free.
+ */
+int daemon_init_offline(struct daemon *d, int out_fd);
+int daemon_handle_event(void *ctx, const struct tcpw_event *ev);
+void daemon_free(struct daemon *d);
+/* Apply every pending record and read the drop counters: a query then
+ * sees everything the kernel has produced so far. */
+void daemon_sync(struct daemon *d);
+
+/*
+ * Modules hang off the loop without the daemon knowing them (the control
+ * socket, the diagnostics' sweep): tick runs every tick, free when the
+ * daemon ends; an fd they watch carries a struct daemon_io.
+ */
+struct daemon_module {
+	const char *name;
+	void (*tick)(struct daemon *d, __u64 now);
+	void (*free)(struct daemon *d);
+};
+
+struct daemon_io {
+	void (*fn)(struct daemon *d, struct daemon_io *io, __u32 events);
+};
+
+int daemon_add_module(struct daemon *d, const struct daemon_module *m);
+/* epoll on fd for events; io->fn is called with what happened. */
+int daemon_io_add(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io);
+int daemon_io_mod(struct daemon *d, int fd, __u32 events,
+		  struct daemon_io *io);
+void daemon_io_del(struct daemon *d, int fd);
+
+#endif

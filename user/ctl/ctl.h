@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The control socket: a module of the daemon that nothing else depends
+ * on (only main.c includes this). It registers its socket and its
+ * timeouts with the daemon's loop and answers through ctl/query.h.
+ */
+#ifndef TCPW_CTL_H
+#define TCPW_CTL_H
+
+struct daemon;
+
+/* Listen on path (root-only) and hang the socket off d's loop. */
+int ctl_attach(struct daemon *d, const char *path);
+/* client side: send one request, copy the answer to stdout */
+int ctl_request(const char *path, const char *req);
+
+#endif

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Answers to `tcpwatch ls` and `tcpwatch stats`, as text or JSON. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/daemon.h"
+#include "core/emit.h"
+#include "ctl/query.h"
+#include "diag/findings.h"
+#include "diag/sweep.h"
+#include "lib/print.h"
+
+struct ls_filter {
+	int state;		/* -1: any */
+	int family;		/* 0: any */
+	long port, sport, dport;	/* -1: any */
+	long long netns, pid, cookie;	/* -1: any */
+	bool json;
+};
+
+static int parse_num(const char *v, long long max, long long *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int parse_ls(char **argv, int argc, struct ls_filter *f,
+		    struct jbuf *b)
+{
+	memset(f, 0, sizeof(*f));
+	f->state = -1;
+	f->port = f->sport = f->dport = -1;
+	f->netns = f->pid = f->cookie = -1;
+	for (int i = 0; i < argc; i++) {
+		char *k = argv[i], *v = strchr(k, '=');
+		long long n = 0;
+		int err = 0;
+
+		if (!v)
+			goto bad;
+		*v++ = 0;
+		if (!strcmp(k, "json")) {
+			f->json = !strcmp(v, "1");
+		} else if (!strcmp(k, "state")) {
+			f->state = state_parse(v);
+			err = f->state < 0 ? -EINVAL : 0;
+		} else if (!strcmp(k, "family")) {
+			f->family = !strcmp(v, "4") ? AF_INET
+				  : !strcmp(v, "6") ? AF_INET6 : -1;
+			err = f->family < 0 ? -EINVAL : 0;
+		} else if (!strcmp(k, "port") || !strcmp(k, "sport") ||
+			   !strcmp(k, "dport")) {
+			err = parse_num(v, 65535, &n);
+			*(k[0] == 'p' ? &f->port : k[0] == 's' ? &f->sport
+							     : &f->dport) = n;
+		} else if (!strcmp(k, "netns")) {
+			err = parse_num(v, 0xffffffffLL, &f->netns);
+		} else if (!strcmp(k, "pid")) {
+			err = parse_num(v, 0x7fffffffLL, &f->pid);
+		} else if (!strcmp(k, "cookie")) {
+			err = parse_num(v, 0x7fffffffffffffffLL, &f->cookie);
+		} else {
+			goto bad;
+		}
+		if (err)
+			goto bad;
+		continue;
+bad:
+		json_lit(b, "error: bad filter \"");
+		json_raw(b, argv[i], strlen(argv[i]));
+		json_lit(b, "\"\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool ls_match(const struct ls_filter *f, const struct sock_entry *e)
+{
+	return (f->state < 0 || e->state == f->state) &&
+	       (!f->family || e->family == f->family) &&
+	       (f->port < 0 || e->sport == f->port || e->dport == f->port) &&
+	       (f->sport < 0 || e->sport == f->sport) &&
+	       (f->dport < 0 || e->dport == f->dport) &&
+	       (f->netns < 0 || e->netns == f->netns) &&
+	       (f->pid < 0 || e->pid == f->pid) &&
+	       (f->cookie < 0 || e->cookie == (__u64)f->cookie);
+}
+
+static struct table *sort_tab;
+
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct sock_entry *x = &sort_tab->v[*(const __u32 *)a];
+	const struct sock_entry *y = &sort_tab->v[*(const __u32 *)b];
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->state != y->state)
+		return x->state < y->state ? -1 : 1;
+	if (x->sport != y->sport)
+		return x->sport < y->sport ? -1 : 1;
+	if (x->dport != y->dport)
+		return x->dport < y->dport ? -1 : 1;
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+static size_t endpoint(char *out, __u16 family, const __u8 *a, __u16 port)
+{
+	char s[ADDR_STRLEN];
+
+	addr_str(s, family, a);
+	return sprintf(out, family == AF_INET6 ? "[%s]:%u" : "%s:%u", s,
+		       port);
+}
+
+static void duration(char *out, size_t n, __u64 ns)
+{
+	__u64 ms = ns / 1000000;
+
+	if (ms < 10000)
+		snprintf(out, n, "%llu.%03llus", ms / 1000ULL, ms % 1000ULL);
+	else if (ms < 3600000)
+		snprintf(out, n, "%llum%02llus", ms / 60000ULL,
+			 ms / 1000 % 60ULL);
+	else
+		snprintf(out, n, "%lluh%02llum", ms / 3600000ULL,
+			 ms / 60000 % 60ULL);
+}
+
+/* The last transitions, oldest first. */
+static void ls_history(struct printer *p, const struct sock_entry *e)
+{
+	int nh = e->nhist < TABLE_HIST ? e->nhist : TABLE_HIST;
+
+	print_open_array(p, "history");
+	for (int i = 0; i < nh; i++) {
+		const struct sock_trans *t =
+			&e->hist[(e->nhist - nh + i) % TABLE_HIST];
+
+		print_open_object(p, NULL);
+		print_u64(p, PRINT_JSON, "ms", NULL, t->ms);
+		print_string(p, PRINT_JSON, "old", NULL, state_name(t->old));
+		print_string(p, PRINT_JSON, "new", NULL, state_name(t->new));
+		print_close_object(p);
+	}
+	print_close_array(p);
+}
+
+/* One socket: a line of text, or an NDJSON object. */
+static void ls_print(struct printer *p, const struct sock_entry *e,
+		     __u64 now)
+{
+	struct jbuf *b = p->b;
+	__u64 in_state = now > e->state_ns ? now - e->state_ns : 0;
+	char local[80], peer[80], dur[24], own[48];
+
+	print_open_object(p, NULL);
+	print_u64(p, PRINT_JSON, "cookie", NULL, e->cookie);
+	if (p->json)
+		json_tuple(b, e->netns, e->family, e->saddr, e->sport,
+			   e->daddr, e->dport);
+	print_string(p, PRINT_ANY, "state", "%-11s", state_name(e->state));
+	print_u64(p, PRINT_TEXT, NULL, " %6llu",
+		  e->has_snap ? e->snap.rcv_queued : 0);
+	print_u64(p, PRINT_TEXT, NULL, " %6llu",
+		  e->has_snap ? e->snap.wmem_queued : 0);
+	if (!p->json) {
+		endpoint(local, e->family, e->saddr, e->sport);
+		endpoint(peer, e->family, e->daddr, e->dport);
+		duration(dur, sizeof(dur), in_state);
+		if (e->pid)
+			snprintf(own, sizeof(own), "%u/%.15s", e->pid,
+				 e->comm);
+		else
+			snprintf(own, sizeof(own), "-");
+		print_text(p, " %-28s %-28s %s%-9s %-24s", local, peer,
+			   (e->flags & SOCK_SEEDED) &&
+			   e->state_ns <= e->birth_ns ? ">" : " ",
+			   dur, own);
+	}
+	print_u64(p, PRINT_JSON, "in_state_ms", NULL, in_state / 1000000);
+	print_u64(p, PRINT_JSON, "age_ms", NULL,
+		  now > e->birth_ns ? (now - e->birth_ns) / 1000000 : 0);
+	print_bool(p, PRINT_JSON, "seeded", NULL, e->flags & SOCK_SEEDED);
+	print_bool(p, PRINT_JSON, "inferred", NULL, e->flags & SOCK_INFERRED);
+	print_bool(p, PRINT_JSON, "timewait", NULL, e->flags & SOCK_TW);
+	if (e->flags & SOCK_TW)
+		print_u64(p, PRINT_JSON, "expires_ms", NULL,
+			  e->expire_ns > now ?
+			  (e->expire_ns - now) / 1000000 : 0);
+	if (p->json) {	/* the socket record's own writers (emit.h) */
+		json_owner(b, e, NULL);
+		json_u64_field(b, "inode", e->inode);
+	}
+	print_u64(p, PRINT_TEXT, NULL, " %4llu", e->retrans);
+	print_u64(p, PRINT_TEXT, NULL, " %3llu", e->rst_sent + e->rst_recv);
+	print_u64(p, PRINT_TEXT, NULL, " %10llu\n", e->netns);
+	if (p->json) {
+		json_counters(b, e);
+		if (e->has_snap)
+			json_snap(b, &e->snap);
+		else
+			json_null_field(b, "snap");
+		ls_history(p, e);
+	}
+	print_close_object(p);
+	print_nl_json(p);
+}
+
+void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	struct table *t = &d->tab;
+	struct ls_filter f;
+	struct printer p;
+	struct sock_entry *e;
+	__u32 i, n = 0, *idx;
+	__u64 now = mono_ns();
+
+	if (parse_ls(argv, argc, &f, b))
+		return;
+	daemon_sync(d);
+	idx = malloc((t->count + 1) * sizeof(*idx));
+	if (!idx) {
+		json_lit(b, "error: out of memory\n");
+		return;
+	}
+	table_for_each(t, e, i)
+		if (ls_match(&f, e))
+			idx[n++] = i;
+	sort_tab = t;
+	qsort(idx, n, sizeof(*idx), cmp_entries);
+	print_init(&p, b, f.json);
+	print_text(&p, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
+	for (i = 0; i < n; i++)
+		ls_print(&p, &t->v[idx[i]], now);
+	free(idx);
+}
+
+/* Counters by event kind: {"state":N,...} in JSON. */
+static void stats_kinds(struct printer *p, const char *key, const __u64 *v)
+{
+	print_open_object(p, key);
+	for (int k = 1; k < TCPW_EV_MAX; k++)
+		print_u64(p, PRINT_JSON, kind_name(k), NULL, v[k]);
+	print_close_object(p);
+}
+
+static void stats_print(struct daemon *d, struct printer *p)
+{
+	__u64 total = 0, lost = 0, op, res, sup, up = mono_ns() - d->start_ns;
+	__u32 open = findings_open(d->diag.f, &op, &res, &sup);
+	const struct diag *g = &d->diag;
+
+	for (int k = 1; k < TCPW_EV_MAX; k++) {
+		total += d->events[k];
+		lost += d->drops[k];
+	}
+	print_open_object(p, NULL);
+	print_string(p, PRINT_ANY, "source", "source          %s\n",
+		     source_name(d->src));
+	print_u64(p, PRINT_JSON, "uptime_ms", NULL, up / 1000000);
+	print_real(p, PRINT_TEXT, NULL, "uptime          %.1fs\n", up / 1e9);
+	print_text(p, "%-18s %14s %10s\n", "event kind", "received", "lost");
+	for (int k = 1; k < TCPW_EV_MAX; k++)
+		print_text(p, "  %-16s %14llu %10llu\n", kind_name(k),
+			   (unsigned long long)d->events[k],
+			   (unsigned long long)d->drops[k]);
+	print_text(p, "  %-16s %14llu %10llu\n", "total",
+		   (unsigned long long)total, (unsigned long long)lost);
+	stats_kinds(p, "events", d->events);
+	print_u64(p, PRINT_JSON, "events_total", NULL, total);
+	stats_kinds(p, "lost", d->drops);
+	print_u64(p, PRINT_JSON, "lost_total", NULL, lost);
+	print_u64(p, PRINT_ANY, "bad_records", "bad records     %llu\n",
+		  d->bad_records);
+	print_u64(p, PRINT_ANY, "sockets", "sockets         %llu\n",
+		  d->tab.count);
+	print_open_object(p, "states");
+	for (int s = 1; s < TCPW_STATE_MAX; s++)
+		if (d->tab.by_state[s]) {
+			print_text(p, "  %-14s ", state_name(s));
+			print_u64(p, PRINT_ANY, state_name(s), "%llu\n",
+				  d->tab.by_state[s]);
+		}
+	print_close_object(p);
+	print_u64(p, PRINT_ANY, "seeded", "seeded          %llu\n", d->seeded);
+	print_u64(p, PRINT_ANY, "timewait_inferred",
+		  "time_wait       %llu inferred, ", d->tw_inferred);
+	print_u64(p, PRINT_ANY, "timewait_expired", "%llu expired\n",
+		  d->tw_expired);
+	print_open_object(p, "reconcile");
+	print_u64(p, PRINT_ANY, "runs", "reconcile       %llu runs: ",
+		  d->rec_runs);
+	print_u64(p, PRINT_ANY, "added", "%llu added, ", d->rec_added);
+	print_u64(p, PRINT_ANY, "removed", "%llu removed, ", d->rec_removed);
+	print_u64(p, PRINT_ANY, "changed", "%llu changed, ", d->rec_changed);
+	print_u64(p, PRINT_ANY, "owners", "%llu owners\n", d->rec_owners);
+	print_close_object(p);
+	print_open_object(p, "findings");
+	print_u64(p, PRINT_ANY, "open", "findings        %llu open: ", open);
+	print_u64(p, PRINT_ANY, "opened", "%llu opened, ", op);
+	print_u64(p, PRINT_ANY, "resolved", "%llu resolved, ", res);
+	print_u64(p, PRINT_ANY, "suppressed", "%llu suppressed\n", sup);
+	print_close_object(p);
+	print_open_object(p, "diag");
+	print_u64(p, PRINT_ANY, "sweeps", "diag            %llu sweeps, ",
+		  g->sweeps);
+	print_u64(p, PRINT_JSON, "sweep_us_mean", NULL, g->sweeps ?
+		  g->sweep_ns_total / 1000 / g->sweeps : 0);
+	print_real(p, PRINT_TEXT, NULL, "%.2f ms mean, ", g->sweeps ?
+		   g->sweep_ns_total / 1e6 / g->sweeps : 0.0);
+	print_u64(p, PRINT_JSON, "sweep_us_max", NULL, g->sweep_ns_max / 1000);
+	print_real(p, PRINT_TEXT, NULL, "%.2f ms max; ", g->sweep_ns_max / 1e6);
+	print_u64(p, PRINT_ANY, "peers", "%llu peers, ", g->count);
+	print_u64(p, PRINT_ANY, "peers_full", "%llu not counted\n",
+		  g->agg_full);
+	print_close_object(p);
+	print_u64(p, PRINT_ANY, "output_records",
+		  "output          %llu records, ", d->lines);
+	print_u64(p, PRINT_ANY, "output_bytes", "%llu bytes\n",
+		  d->out.written + d->out.len);
+	print_close_object(p);
+	print_nl_json(p);
+}
+
+void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	struct printer p;
+	bool json = false;
+
+	daemon_sync(d);
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "json=1")) {
+			json = true;
+		} else if (strcmp(argv[i], "json=0")) {
+			json_lit(b, "error: bad stats argument\n");
+			return;
+		}
+	}
+	print_init(&p, b, json);
+	stats_print(d, &p);
+}
+
+void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	bool json = false;
+	__u64 now = mono_ns();
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "json=1")) {
+			json = true;
+		} else {
+			json_lit(b, "error: bad diag option \"");
+			json_raw(b, argv[i], strlen(argv[i]));
+			json_lit(b, "\"\n");
+			return;
+		}
+	}
+	/* Answer from a fresh sweep: everything the kernel produced so
+	 * far is in, and so is its verdict. */
+	daemon_sync(d);
+	diag_sweep_now(d, now);
+	switch (findings_render(d, b, json, now)) {
+	case 0:
+		break;
+	case -ENOMEM:
+		json_lit(b, "error: out of memory\n");
+		break;
+	default:
+		json_lit(b, "error: the diagnostics are not running\n");
+	}
+}
+
+static void query_ping(struct daemon *d, struct jbuf *b, char **argv,
+		       int argc)
+{
+	json_lit(b, "pong\n");
+}
+
+const struct query_cmd query_cmds[] = {
+	{ "ls", query_ls },
+	{ "diag", query_diag },
+	{ "stats", query_stats },
+	{ "ping", query_ping },
+	{ NULL, NULL },
+};

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF event source: loads bpf/tcpwatch.bpf.c through its libbpf
+ * skeleton and drains its ring buffer.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "source/source.h"
+#include "tcpwatch.skel.h"
+
+_Static_assert(sizeof(struct tcpw_event) == TCPW_EVENT_SIZE,
+	       "struct tcpw_event changed size");
+_Static_assert(sizeof(((struct tcpwatch_bpf__rodata *)0)->filter_ports) ==
+	       SOURCE_MAX_PORTS * sizeof(__u16),
+	       "BPF port filter size differs from SOURCE_MAX_PORTS");
+_Static_assert(sizeof(((struct tcpwatch_bpf__bss *)0)->drops) ==
+	       TCPW_EV_MAX * sizeof(__u64),
+	       "BPF drop counters differ from TCPW_EV_MAX");
+
+#define RING_DEFAULT	(8u << 20)
+#define RING_MAX	(1u << 30)
+/* A record's size in the ring: BPF_RINGBUF_HDR_SZ (8) + the record. */
+#define RING_RECORD	(8 + TCPW_EVENT_SIZE)
+#define WAKEUP_CHECK_MAX_SHIFT	5	/* every 32 records per CPU at most */
+#define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
+#define TRY_KMOD	"; or try --source kmod"
+
+struct bpf_source {
+	struct source base;
+	struct tcpwatch_bpf *skel;
+	struct ring_buffer *rb;
+	source_cb cb;		/* of the consume() in progress */
+	void *cb_ctx;
+	__u32 ring_bytes;
+};
+
+/* Tracepoints the programs attach to, checked before loading. */
+#define TP_NAME(name) #name,
+static const char *const tracepoints[] = { TCPW_TRACEPOINTS(TP_NAME) };
+#undef TP_NAME
+
+static bool libbpf_verbose;
+/* The last program libbpf complained about, to name it in our error. */
+static char failed_prog[64];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list args)
+{
+	const char *p;
+	va_list copy;
+	char line[256];
+
+	if (level == LIBBPF_WARN) {
+		va_copy(copy, args);
+		vsnprintf(line, sizeof(line), fmt, copy);
+		va_end(copy);
+		p = strstr(line, "prog '");
+		if (p)
+			sscanf(p, "prog '%63[^']'", failed_prog);
+	}
+	/* Our own error says what failed and what to do; libbpf's log
+	 * (and its advice) is for -v. */
+	if (!libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static __u32 ring_size(__u32 want)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u32 sz = page > 0 ? (__u32)page : 4096;
+
+	if (!want)
+		want = RING_DEFAULT;
+	while (sz < want)
+		sz <<= 1;
+	return sz;
+}
+
+/* Name the first tracepoint this kernel lacks, or return NULL. */
+static const char *missing_tracepoint(struct btf *vmlinux)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
+		snprintf(name, sizeof(name), "btf_trace_%s", tracepoints[i]);
+		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0)
+			return tracepoints[i];
+	}
+	return NULL;
+}
+
+/* The first program the skeleton failed to attach. */
+static const char *unattached_prog(const struct tcpwatch_bpf *skel)
+{
+	const struct bpf_object_skeleton *s = skel->skeleton;
+	int i;
+
+	for (i = 0; i < s->prog_cnt; i++)
+		if (!*s->progs[i].link)
+			return s->progs[i].name;
+	return "?";
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct bpf_source *s = ctx;
+	const struct tcpw_event *ev = data;
+
+	if (size < TCPW_EVENT_SIZE || ev->version != TCPW_ABI_VERSION)
+		return 0;
+	return s->cb(s->cb_ctx, ev);
+}
+
+/*
+ * The programs look at the backlog every 2^k records per CPU (the query
+ * costs a helper call per record otherwise), so a wakeup can come up to
+ * ncpus * 2^k records late. Keep that under an eighth of the ring.
+ */
+static __u32 wakeup_check_mask(__u32 ring)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__u64 late = (__u64)(cpus > 0 ? cpus : 1) * RING_RECORD;
+	__u32 k = 0;
+
+	while (k < WAKEUP_CHECK_MAX_SHIFT && (late << (k + 1)) <= ring / 8)
+		k++;
+	return (1u << k) - 1;
+}
+
+static void set_config(struct tcpwatch_bpf *skel, const struct source_opts *o,
+		       __u32 ring)
+{
+	struct tcpwatch_bpf__rodata *ro = skel->rodata;
+	__u64 wake = o->wakeup_bytes ? o->wakeup_bytes : ring / 4;
+	int i, n = o->nr_ports;
+
+	/* Past half the ring, a burst would fill it before anyone wakes. */
+	if (wake > ring / 2)
+		wake = ring / 2;
+	ro->sample_interval_ns = (__u64)o->sample_ms * 1000000;
+	ro->wakeup_bytes = wake;
+	ro->wakeup_check_mask = wakeup_check_mask(ring);
+	ro->filter_netns = o->netns;
+	if (n < 0)
+		n = 0;
+	if (n > SOURCE_MAX_PORTS)
+		n = SOURCE_MAX_PORTS;
+	for (i = 0; i < n; i++)
+		ro->filter_ports[i] = o->ports[i];
+	ro->nr_filter_ports = n;
+}
+
+static void bpf_close(struct source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	tcpwatch_bpf__destroy(s->skel);
+	free(s);
+}
+
+static int bpf_open(struct source **out, const struct source_opts *opts,
+		    char *err, size_t errlen)
+{
+	struct bpf_source *s = NULL;
+	struct btf *vmlinux;
+	const char *tp;
+	int ret;
+
+	libbpf_verbose = opts->verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (access(VMLINUX_BTF, F_OK)) {
+		snprintf(err, errlen,
+			 "BPF not available: kernel lacks BTF (%s)%s",
+			 VMLINUX_BTF, TRY_KMOD);
+		return -EOPNOTSUPP;
+	}
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) {
+		ret = -errno;
+		if (ret == -EACCES || ret == -EPERM)
+			goto out_perm;
+		snprintf(err, errlen, "cannot read kernel BTF (%s): %s%s",
+			 VMLINUX_BTF, strerror(-ret), TRY_KMOD);
+		return ret;
+	}
+	tp = missing_tracepoint(vmlinux);
+	btf__free(vmlinux);
+	if (tp) {
+		snprintf(err, errlen,
+			 "BPF not usable: kernel has no tracepoint %s%s", tp,
+			 TRY_KMOD);
+		return -ENOENT;
+	}
+	if (opts->ring_bytes > RING_MAX) {
+		snprintf(err, errlen, "ring size %u too large: at most %u bytes",
+			 opts->ring_bytes, RING_MAX);
+		return -EINVAL;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &source_bpf_ops;
+	s->ring_bytes = ring_size(opts->ring_bytes);
+
+	/*
+	 * No setrlimit(RLIMIT_MEMLOCK): libbpf >= 1.0 raises it itself only
+	 * on kernels without memcg accounting of BPF memory (< 5.11), and
+	 * ignores a failure.
+	 */
+	s->skel = tcpwatch_bpf__open();
+	if (!s->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open BPF object: %s%s",
+			 strerror(-ret), TRY_KMOD);
+		goto cleanup;
+	}
+	set_config(s->skel, opts, s->ring_bytes);
+	/*
+	 * tcp_probe fires for every segment received: with sampling off
+	 * the program would only return, at the cost of a trampoline run.
+	 */
+	if (!opts->sample_ms)
+		bpf_program__set_autoload(s->skel->progs.tcpw_probe, false);
+	ret = bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
+	if (ret) {
+		snprintf(err, errlen, "cannot size the BPF ring to %u bytes: %s",
+			 s->ring_bytes, strerror(-ret));
+		goto cleanup;
+	}
+
+	failed_prog[0] = '\0';
+	ret = tcpwatch_bpf__load(s->skel);
+	if (ret) {
+		if (ret == -EPERM || ret == -EACCES) {
+			/* EACCES is also the verifier's refusal: name it. */
+			if (ret == -EPERM || !failed_prog[0])
+				goto out_perm;
+		}
+		snprintf(err, errlen,
+			 "cannot load BPF program '%s': %s (errno %d; -v shows the verifier log)%s",
+			 failed_prog[0] ? failed_prog : "?", strerror(-ret),
+			 -ret, TRY_KMOD);
+		goto cleanup;
+	}
+	ret = tcpwatch_bpf__attach(s->skel);
+	if (ret) {
+		snprintf(err, errlen,
+			 "cannot attach BPF program '%s': %s (errno %d)%s",
+			 unattached_prog(s->skel), strerror(-ret), -ret,
+			 TRY_KMOD);
+		goto cleanup;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events),
+				 handle_record, s, NULL);
+	if (!s->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot map the BPF ring buffer: %s",
+			 strerror(-ret));
+		goto cleanup;
+	}
+	*out = &s->base;
+	return 0;
+
+out_perm:
+	snprintf(err, errlen,
+		 "BPF not permitted: run as root (CAP_BPF + CAP_PERFMON)%s",
+		 TRY_KMOD);
+	ret = -EPERM;
+cleanup:
+	if (s)
+		bpf_close(&s->base);
+	return ret;
+}
+
+static int bpf_fd(struct source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+static int bpf_consume(struct source *src, source_cb cb, void *ctx)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	/* ring_buffer__new fixed the callback; it reads these. */
+	s->cb = cb;
+	s->cb_ctx = ctx;
+	return ring_buffer__consume(s->rb);
+}
+
+/*
+ * Drops only: the programs do not count what they produce (an atomic add
+ * per record); produced = received (the daemon's count) + dropped.
+ */
+static int bpf_stats(struct source *src, struct tcpw_stats *st)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	const struct tcpwatch_bpf__bss *bss = s->skel->bss;
+	int k;
+
+	/* .bss is mmapped: these are live counters, read without tearing. */
+	for (k = 0; k < TCPW_EV_MAX; k++) {
+		st->drops[k] = __atomic_load_n(&bss->drops[k],
+					       __ATOMIC_RELAXED);
+		st->events[k] = 0;
+	}
+	st->ring_bytes = s->ring_bytes;
+	st->ring_used = 0;	/* libbpf 1.1 cannot tell */
+	return 0;
+}
+
+const struct source_ops source_bpf_ops = {
+	.name = "bpf",
+	.open = bpf_open,
+	.fd = bpf_fd,
+	.consume = bpf_consume,
+	.stats = bpf_stats,
+	.close = bpf_close,
+};
