@@ -84,4 +84,4 @@ module_exit(tcpw_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("tcpwatch: TCP state, retransmit, reset and window events");
-MODULE_VERSION("1");
+MODULE_VERSION("0.1.0");	/* VERSION */

@@ -391,13 +391,23 @@ struct tcpw_attach {
 	bool registered;
 };
 
-static struct tcpw_attach probes[] = {
-	{ .name = "inet_sock_set_state",   .func = tcpw_state },
-	{ .name = "tcp_retransmit_skb",	   .func = tcpw_retrans },
-	{ .name = "tcp_retransmit_synack", .func = tcpw_synack },
-	{ .name = "tcp_send_reset",	   .func = tcpw_rst_sent },
-	{ .name = "tcp_receive_reset",	   .func = tcpw_rst_recv },
-	{ .name = "tcp_probe",		   .func = tcpw_probe },
+/*
+ * One slot per tracepoint of TCPW_TRACEPOINTS (uapi), the list the BPF
+ * programs and the daemon use too: a probe for a tracepoint not in the
+ * list does not build, one in the list without a probe fails the load.
+ */
+#define TP_ENUM(name) TCPW_TP_##name,
+enum { TCPW_TRACEPOINTS(TP_ENUM) TCPW_NR_TP };
+#undef TP_ENUM
+#define PROBE(tp, fn) [TCPW_TP_##tp] = { .name = #tp, .func = fn }
+
+static struct tcpw_attach probes[TCPW_NR_TP] = {
+	PROBE(inet_sock_set_state, tcpw_state),
+	PROBE(tcp_retransmit_skb, tcpw_retrans),
+	PROBE(tcp_retransmit_synack, tcpw_synack),
+	PROBE(tcp_send_reset, tcpw_rst_sent),
+	PROBE(tcp_receive_reset, tcpw_rst_recv),
+	PROBE(tcp_probe, tcpw_probe),
 };
 
 static void find_tracepoint(struct tracepoint *tp, void *priv)
@@ -405,7 +415,7 @@ static void find_tracepoint(struct tracepoint *tp, void *priv)
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(probes); i++)
-		if (!strcmp(tp->name, probes[i].name))
+		if (probes[i].name && !strcmp(tp->name, probes[i].name))
 			probes[i].tp = tp;
 }
 
@@ -436,6 +446,10 @@ int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports)
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
 		struct tcpw_attach *p = &probes[i];
 
+		if (WARN_ON_ONCE(!p->func)) {
+			ret = -EINVAL;
+			goto out_unregister;
+		}
 		if (p->func == tcpw_probe && !sample_ns)
 			continue;
 		if (!p->tp) {

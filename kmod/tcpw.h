@@ -8,7 +8,6 @@
 
 #include "uapi/tcpwatch.h"
 
-#define TCPW_MAX_PORTS		8
 #define TCPW_RING_MIN_BYTES	4096U
 #define TCPW_RING_MAX_BYTES	(1U << 30)
 

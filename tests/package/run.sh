@@ -87,11 +87,13 @@ if want $t; then
 	cv=$(dpkg-parsechangelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 	m8=$(sed -n 's/^\.TH .*"tcpwatch \([^"]*\)".*/\1/p' man/tcpwatch.8)
 	m4=$(sed -n 's/^\.TH .*"tcpwatch \([^"]*\)".*/\1/p' man/tcpwatch.4)
+	kv=$(sed -n 's/^MODULE_VERSION("\(.*\)").*/\1/p' kmod/main.c)
 	if [[ $bv == "$version" && ${cv%-*} == "$version" && $m8 == "$version" &&
-	      $m4 == "$version" ]] && grep -q "tcpwatch\\\\-$version/" man/tcpwatch.8; then
+	      $m4 == "$version" && $kv == "$version" ]] &&
+	   grep -q "tcpwatch\\\\-$version/" man/tcpwatch.8; then
 		ok $t
 	else
-		fail $t "VERSION $version, binary $bv, debian/changelog $cv, tcpwatch.8 $m8, tcpwatch.4 $m4"
+		fail $t "VERSION $version, binary $bv, debian/changelog $cv, tcpwatch.8 $m8, tcpwatch.4 $m4, module $kv"
 	fi
 fi
 
