@@ -17,6 +17,7 @@
 #                      kernel built in this tree (make vmtest-debug)
 #   TCPW_VM_KVM=1      use KVM (opt-in; TCG is the default, KVM fails on
 #                      some hosts)
+#   TCPW_VM_TCG_THREAD single (default) or multi: TCG's threading
 #   TCPW_VM_TIMEOUT    seconds before a VM is killed (default 1500)
 #   TCPW_VM_MEM / TCPW_VM_SMP   memory in MiB (2048) / CPUs (2)
 #   TCPW_VM_APPEND     more kernel command line
@@ -247,7 +248,14 @@ main() {
 	   cmdline_build="tcpw.build=$B" ;;
 	esac
 
-	accel=(-accel tcg -cpu max)
+	# Single-threaded TCG: with one host thread per vCPU (MTTCG, QEMU's
+	# default) QEMU 7.2 can keep running a stale translation of kernel
+	# text that another vCPU has just patched (a static key or static
+	# call flipped by tracepoint (un)registration, i.e. by every insmod,
+	# rmmod and BPF attach); a stale int3 there is "restarted" forever by
+	# kprobe_int3_handler() and the vCPU livelocks at one RIP whose
+	# memory holds the new instruction. See Documentation/kmod.md.
+	accel=(-accel "tcg,thread=${TCPW_VM_TCG_THREAD:-single}" -cpu max)
 	if [[ ${TCPW_VM_KVM:-0} == 1 ]]; then
 		accel=(-accel kvm -cpu host)
 	fi
