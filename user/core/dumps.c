@@ -67,6 +67,7 @@ struct dumps {
 	__u32 port_jobs, sweep_jobs;
 	__u64 next_ports_ns;
 	bool owners_busy;
+	__u64 req_ns;		/* the oldest refresh asked for, not sent */
 };
 
 static struct ns_rec *ns_find(struct dumps *k, __u32 inum)
@@ -465,6 +466,8 @@ int kq_dump(struct daemon *d, __u32 netns, __u32 states, __u64 since,
 		    r->lst_full))
 		since = mono_ns();
 	if (!c->valid || c->ns < since || (c->states & states) != states) {
+		if (!k->req_ns)
+			k->req_ns = mono_ns();
 		c->req = true;
 		c->want |= states;
 	}
@@ -524,7 +527,14 @@ static void sweep_refresh(struct daemon *d, __u64 now)
 {
 	struct dumps *k = d->dumps;
 
-	if (now + KQ_LEAD_NS < d->diag.next_sweep_ns)
+	__u64 wait = d->diag.o.sweep_ms * 1000000ULL;
+	bool left = false;
+
+	/* `diag` sweeps on demand and moves next_sweep_ns: a request
+	 * never waits longer than a sweep period for its refresh. */
+	wait = wait > KQ_LEAD_NS ? wait - KQ_LEAD_NS : 0;
+	if (!k->req_ns || (now + KQ_LEAD_NS < d->diag.next_sweep_ns &&
+			   now - k->req_ns < wait))
 		return;
 
 	for (__u32 i = 0; i < k->nns && k->sweep_jobs < KQ_DUMPS_PER_TICK;
@@ -535,9 +545,12 @@ static void sweep_refresh(struct daemon *d, __u64 now)
 			struct kq_cache *c = l ? &r->lst : &r->eh;
 			struct kw_job *j;
 
-			if (!c->req || c->busy ||
-			    k->sweep_jobs >= KQ_DUMPS_PER_TICK)
+			if (!c->req)
 				continue;
+			if (c->busy || k->sweep_jobs >= KQ_DUMPS_PER_TICK) {
+				left = true;
+				continue;
+			}
 			j = kw_job_new(KW_DUMP, l ? TAG_LST : TAG_EH, NULL);
 			if (!j)
 				return;
@@ -552,6 +565,10 @@ static void sweep_refresh(struct daemon *d, __u64 now)
 			submit(d, j);
 		}
 	}
+	for (__u32 i = 0; i < k->nns && !left; i++)
+		left = k->ns[i].eh.req || k->ns[i].lst.req;
+	if (!left)
+		k->req_ns = 0;
 }
 
 /* ---- the rest ----------------------------------------------------------- */
