@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "core/dumps.h"
 #include "core/emit.h"
 
 #define OUT_BUF		(1u << 20)
@@ -39,6 +41,11 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 		d->stop = true;
 		return -ENOMEM;
 	}
+	/* A dump in flight may predate this removal: remember it. */
+	if (res.removed)
+		dumps_removed(d, ev->cookie);
+	if (res.tw_ended)
+		dumps_removed(d, res.tw_entry->cookie);
 	if (res.inferred && res.new == TCPW_TIME_WAIT)
 		d->tw_inferred++;
 	diag_event(&d->diag, ev, &res);
@@ -74,13 +81,8 @@ static void on_expire(void *ctx, const struct sock_entry *e, __u64 now)
 	struct daemon *d = ctx;
 
 	d->tw_expired++;
+	dumps_removed(d, e->cookie);
 	emit_synthetic(d, e, e->state, TCPW_CLOSE, now, "expired");
-}
-
-static void on_correction(void *ctx, const struct sock_entry *e, __u8 old,
-			  __u8 new)
-{
-	emit_synthetic(ctx, e, old, new, mono_ns(), "reconcile");
 }
 
 static int drain(struct daemon *d)
@@ -93,34 +95,9 @@ static int drain(struct daemon *d)
 	return n;
 }
 
-static int run_reconcile(struct daemon *d, const char *reason, bool seed)
+void daemon_drain(struct daemon *d)
 {
-	struct reconcile_result r;
-	__u64 t0;
-	int err;
-
-	/* Apply everything already in the ring first: the dump is newer. */
 	drain(d);
-	t0 = mono_ns();
-	err = reconcile(&d->tab, &d->ns, &d->o.filter, t0, seed,
-			on_correction, d, &r);
-	if (err < 0) {
-		fprintf(stderr, "tcpwatch: reconcile: %s\n", strerror(-err));
-		return err;
-	}
-	if (seed) {
-		d->seeded = d->tab.count;
-	} else {
-		d->rec_runs++;
-		d->rec_added += r.added;
-		d->rec_removed += r.removed;
-		d->rec_changed += r.changed;
-	}
-	d->rec_owners += r.owners;
-	emit_reconcile(d, &r, reason, mono_ns() - t0);
-	d->next_reconcile_ns = d->o.reconcile_ms ?
-		mono_ns() + d->o.reconcile_ms * 1000000ULL : 0;
-	return 0;
 }
 
 static void check_drops(struct daemon *d)
@@ -141,9 +118,18 @@ static void check_drops(struct daemon *d)
 		return;
 	d->lost_total += sum;
 	emit_lost(d, delta, sum);
-	/* The table missed transitions: heal it from the kernel soon. */
+	/*
+	 * The table missed transitions, in any netns: heal it from the
+	 * kernel once the burst has passed, but no sooner than
+	 * KQ_LOSS_ROUND_GAP_NS after the last round, so that dumps never
+	 * feed more loss. The dumps run on the worker, not on this loop.
+	 */
+	dumps_lost(d);
 	__u64 soon = mono_ns() + LOST_RECONCILE_DELAY_NS;
+	__u64 gap = d->last_round_end_ns + KQ_LOSS_ROUND_GAP_NS;
 
+	if (d->last_round_end_ns && soon < gap)
+		soon = gap;
 	if (!d->next_reconcile_ns || d->next_reconcile_ns > soon)
 		d->next_reconcile_ns = soon;
 	d->rec_reason = "lost";
@@ -151,14 +137,11 @@ static void check_drops(struct daemon *d)
 
 void daemon_sync(struct daemon *d)
 {
-	__u32 learned;
-
 	if (!d->src)
 		return;
 	drain(d);
 	check_drops(d);
-	if (d->tab.by_state[TCPW_SYN_SENT])
-		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
+	dumps_poll(d);
 	if (d->has_out && d->out.len && json_flush(&d->out))
 		d->stop = true;
 }
@@ -171,21 +154,20 @@ static void tick(struct daemon *d)
 	check_drops(d);
 	now = mono_ns();
 	table_expire(&d->tab, now, on_expire, d);
-	if (d->tab.by_state[TCPW_SYN_SENT] && now >= d->next_ports_ns) {
-		__u32 learned;
-
-		learn_ports(&d->tab, &d->ns, &d->o.filter, &learned);
-		d->next_ports_ns = now + 500000000ULL;
-	}
 	/* the modules: the control socket's timeouts, the sweep */
 	for (int i = 0; i < d->nmods; i++)
 		if (d->mods[i]->tick)
 			d->mods[i]->tick(d, now);
-	if (d->next_reconcile_ns && now >= d->next_reconcile_ns) {
-		run_reconcile(d, d->rec_reason ? d->rec_reason : "periodic",
-			      false);
+	/* One round at a time; the next is scheduled when it ends. */
+	if (d->next_reconcile_ns && now >= d->next_reconcile_ns &&
+	    !dumps_round_busy(d)) {
+		bool lost = d->rec_reason && !strcmp(d->rec_reason, "lost");
+
+		dumps_request_round(d, lost ? "lost" : "periodic", lost);
+		d->next_reconcile_ns = 0;
 		d->rec_reason = NULL;
 	}
+	dumps_tick(d, now);
 	if (d->has_out && d->out.len && json_flush(&d->out))
 		d->stop = true;
 }
@@ -267,10 +249,10 @@ void daemon_free(struct daemon *d)
 			close(d->out.fd);
 		json_free(&d->out);
 	}
+	dumps_free(d);		/* joins the worker before anything goes */
 	source_close(d->src);
 	table_free(&d->tab);
 	diag_free(&d->diag);
-	netns_free(&d->ns);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->sig_fd >= 0)
@@ -406,13 +388,43 @@ out:
 	return err;
 }
 
+/*
+ * The seed runs on the worker like any round; the loop keeps draining
+ * the ring meanwhile, so a host with many namespaces loses nothing
+ * while it is seeded.
+ */
+static int seed(struct daemon *d)
+{
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	int err;
+
+	dumps_request_round(d, "start", true);
+	dumps_tick(d, mono_ns());
+	while (dumps_round_busy(d) && !d->stop) {
+		p.fd = d->dumps ? dumps_fd(d) : -1;
+		poll(&p, 1, (int)d->o.tick_ms);
+		drain(d);
+		dumps_poll(d);
+		dumps_tick(d, mono_ns());
+	}
+	err = dumps_seed_error(d);
+	if (err)
+		fprintf(stderr, "tcpwatch: reconcile: %s\n", strerror(-err));
+	return err;
+}
+
 int daemon_loop(struct daemon *d)
 {
 	int err;
 
 	d->start_ns = mono_ns();
 	d->diag.next_sweep_ns = d->start_ns + d->o.diag.sweep_ms * 1000000ULL;
-	err = run_reconcile(d, "start", true);
+	err = dumps_init(d);
+	if (err) {
+		fprintf(stderr, "tcpwatch: kernel worker: %s\n", strerror(-err));
+		goto out;
+	}
+	err = seed(d);
 	if (err)
 		goto out;
 	emit_start(d);

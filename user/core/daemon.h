@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The daemon: one thread, one epoll loop. Records come from the source,
- * update the table, and leave as NDJSON; a tick drains the ring (the
- * kernel side batches its wakeups), flushes output, checks the drop
- * counters, expires TIME_WAIT and runs reconcile when it is due.
+ * The daemon: one epoll loop owns the table. Records come from the
+ * source, update the table, and leave as NDJSON; a tick drains the ring
+ * (the kernel side batches its wakeups), flushes output, checks the drop
+ * counters, expires TIME_WAIT and asks for reconcile when it is due.
+ * Every slow question to the kernel (sock_diag dumps, /proc scans) runs
+ * on the kernel worker's thread (core/dumps.h): the loop never waits.
  */
 #ifndef TCPW_DAEMON_H
 #define TCPW_DAEMON_H
@@ -43,7 +45,7 @@ struct daemon {
 	struct jbuf out;
 	bool has_out;
 	struct wallclock wc;
-	struct netns_set ns;
+	struct dumps *dumps;	/* the kernel worker's jobs (core/dumps.h) */
 	int epfd, sig_fd;
 	bool stop;
 	__u64 start_ns;
@@ -57,7 +59,7 @@ struct daemon {
 	__u64 rec_runs, rec_added, rec_removed, rec_changed, rec_owners;
 	__u64 seeded;
 	__u64 next_reconcile_ns;
-	__u64 next_ports_ns;		/* SYN_SENT port learning */
+	__u64 last_round_end_ns;	/* loss rounds keep their distance */
 	const char *rec_reason;
 	__u64 lines;			/* NDJSON records written */
 	/*
@@ -96,6 +98,8 @@ void daemon_free(struct daemon *d);
 /* Apply every pending record and read the drop counters: a query then
  * sees everything the kernel has produced so far. */
 void daemon_sync(struct daemon *d);
+/* Apply every record in the ring now. */
+void daemon_drain(struct daemon *d);
 
 /*
  * Modules hang off the loop without the daemon knowing them (the control

@@ -5,21 +5,16 @@
 
 #include "lib/format.h"
 #include "kernel/netns.h"
-#include "kernel/owner.h"
+#include "kernel/kworker.h"
 #include "core/reconcile.h"
 #include "kernel/sockdiag.h"
 #include "core/table.h"
 
 struct rec_ctx {
-	const struct sock_filter *f;
 	struct table *t;
+	struct rec_round *rr;
 	__u32 netns;
 	__u64 start_ns, now_ns;
-	bool seed;
-	__u8 gen;
-	reconcile_cb cb;
-	void *cb_ctx;
-	struct reconcile_result *r;
 };
 
 static void fill_from_sd(struct sock_entry *e, const struct sd_sock *s)
@@ -72,9 +67,17 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 	bool created;
 	int err;
 
-	if (!filter_match(c->f, c->netns, s->sport, s->dport))
+	struct rec_round *rr = c->rr;
+
+	if (!filter_match(rr->f, c->netns, s->sport, s->dport))
 		return 0;
-	c->r->sockets++;
+	rr->r.sockets++;
+	/*
+	 * Removed by an event while this round ran: the dump may predate
+	 * that event (it was applied later), and must not bring it back.
+	 */
+	if (!e && rr->was_removed && rr->was_removed(rr->cb_ctx, s->cookie))
+		return 0;
 	if (!e) {
 		e = table_get(c->t, s->cookie, &created);
 		if (!e)
@@ -91,15 +94,15 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 		err = put_state(c, e, s);
 		if (err)
 			return err;
-		e->gen = c->gen;
-		if (!c->seed) {
-			c->r->added++;
-			if (c->cb)
-				c->cb(c->cb_ctx, e, TCPW_CLOSE, e->state);
+		e->gen = rr->gen;
+		if (!rr->seed) {
+			rr->r.added++;
+			if (rr->cb)
+				rr->cb(rr->cb_ctx, e, TCPW_CLOSE, e->state);
 		}
 		return 0;
 	}
-	e->gen = c->gen;
+	e->gen = rr->gen;
 	if (e->last_ns >= c->start_ns)
 		return 0;	/* an event is newer than this dump */
 	fill_from_sd(e, s);
@@ -109,9 +112,9 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 		err = put_state(c, e, s);
 		if (err)
 			return err;
-		c->r->changed++;
-		if (c->cb)
-			c->cb(c->cb_ctx, e, old, e->state);
+		rr->r.changed++;
+		if (rr->cb)
+			rr->cb(rr->cb_ctx, e, old, e->state);
 	} else if (sd_is_tw(s)) {
 		/* The kernel's timer is the truth for when it goes. */
 		__u64 exp = c->now_ns + s->expires_ms * 1000000ULL;
@@ -127,14 +130,6 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 	return 0;
 }
 
-static bool in_list(const __u32 *v, __u32 n, __u32 inum)
-{
-	for (__u32 i = 0; i < n; i++)
-		if (v[i] == inum)
-			return true;
-	return false;
-}
-
 bool filter_match(const struct sock_filter *f, __u32 netns, __u16 sport,
 		  __u16 dport)
 {
@@ -148,63 +143,94 @@ bool filter_match(const struct sock_filter *f, __u32 netns, __u16 sport,
 	return false;
 }
 
-int reconcile(struct table *t, struct netns_set *ns,
-	      const struct sock_filter *f,
-	      __u64 start_ns, bool seed, reconcile_cb cb, void *ctx,
-	      struct reconcile_result *r)
+void rec_round_begin(struct rec_round *rr, const struct sock_filter *f,
+		     bool seed, reconcile_cb cb, void *ctx,
+		     bool (*was_removed)(void *ctx, __u64 cookie))
 {
 	static __u8 gen;
-	__u32 only = f->netns;
+
+	memset(rr, 0, sizeof(*rr));
+	rr->f = f;
+	rr->seed = seed;
+	rr->cb = cb;
+	rr->cb_ctx = ctx;
+	rr->was_removed = was_removed;
+	rr->gen = ++gen;
+}
+
+int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
+		    __u64 start_ns, const struct sd_sock *v, __u32 n)
+{
 	struct rec_ctx c = {
-		.f = f, .t = t, .start_ns = start_ns, .seed = seed, .cb = cb,
-		.cb_ctx = ctx, .r = r,
+		.t = t, .rr = rr, .netns = netns, .start_ns = start_ns,
+		.now_ns = mono_ns(),
 	};
-	struct sock_entry *e;
-	__u32 i, *failed = NULL;
 	int err;
 
-	memset(r, 0, sizeof(*r));
-	err = netns_refresh(ns, only);
-	if (err < 0)
-		return err;
-	c.gen = ++gen;
-	c.now_ns = mono_ns();
-	failed = calloc(ns->n + 1, sizeof(*failed));
-	if (!failed)
-		return -ENOMEM;
-	for (int n = 0; n < ns->n; n++) {
-		c.netns = ns->v[n].inum;
-		err = sd_dump(ns->v[n].diag_fd, SD_ALL_STATES, on_sock, &c);
-		if (err == -ENOMEM) {
-			free(failed);
-			return err;
-		}
-		if (err < 0) {
-			/* Leave that netns's entries as they are. */
-			failed[r->failed++] = c.netns;
-			continue;
-		}
-		r->netns++;
+	if (rr->ndumped == rr->dumped_cap) {
+		__u32 cap = rr->dumped_cap ? rr->dumped_cap * 2 : 16;
+		void *p = realloc(rr->dumped, cap * sizeof(*rr->dumped));
+
+		if (!p)
+			return -ENOMEM;
+		rr->dumped = p;
+		rr->dumped_cap = cap;
 	}
-	/* Gone from the kernel, and no event since the dump began. */
+	/* Apply even a partial result's sockets; the removal pass needs
+	 * the whole netns, so only a complete dump is listed for it. */
+	for (__u32 i = 0; i < n; i++) {
+		err = on_sock(&c, &v[i]);
+		if (err)
+			return err;
+	}
+	rr->dumped[rr->ndumped].inum = netns;
+	rr->dumped[rr->ndumped].start_ns = start_ns;
+	rr->ndumped++;
+	rr->r.netns++;
+	return 0;
+}
+
+static int cmp_dumped(const void *a, const void *b)
+{
+	const struct rec_dumped *x = a, *y = b;
+
+	return x->inum < y->inum ? -1 : x->inum > y->inum;
+}
+
+int rec_round_end(struct table *t, struct rec_round *rr)
+{
+	struct sock_entry *e;
+	__u32 i;
+
+	qsort(rr->dumped, rr->ndumped, sizeof(*rr->dumped), cmp_dumped);
+	/*
+	 * Gone from the kernel, and no event since its netns's dump began.
+	 * Only namespaces dumped whole in this round: a netns that could
+	 * not be opened (its name deleted while sockets live on), or whose
+	 * dump failed, keeps its entries until events or a later dump say
+	 * otherwise.
+	 */
 	table_for_each(t, e, i) {
+		struct rec_dumped key = { .inum = e->netns }, *dn;
 		__u8 old;
 
-		if (e->gen == c.gen || e->last_ns >= start_ns)
+		if (e->gen == rr->gen)
 			continue;
-		if (only && e->netns != only)
+		dn = rr->ndumped ? bsearch(&key, rr->dumped, rr->ndumped,
+					   sizeof(key), cmp_dumped) : NULL;
+		if (!dn || e->last_ns >= dn->start_ns)
 			continue;
-		if (in_list(failed, r->failed, e->netns))
-			continue;	/* can't tell: its dump failed */
 		old = e->state;
-		if (!seed) {
-			r->removed++;
-			if (cb)
-				cb(ctx, e, old, TCPW_CLOSE);
+		if (!rr->seed) {
+			rr->r.removed++;
+			if (rr->cb)
+				rr->cb(rr->cb_ctx, e, old, TCPW_CLOSE);
 		}
 		table_remove(t, e);
 	}
-	free(failed);
+	free(rr->dumped);
+	rr->dumped = NULL;
+	rr->ndumped = rr->dumped_cap = 0;
 	/* Request sockets seeded before their listener: inherit now. */
 	table_for_each(t, e, i) {
 		struct sock_entry *l;
@@ -218,133 +244,83 @@ int reconcile(struct table *t, struct netns_set *ns,
 			e->owner_src = OWNER_LISTENER;
 		}
 	}
-	return resolve_owners(t, &r->owners);
-}
-
-/* inode -> table index, open addressing; built per resolve pass. */
-struct ino_set {
-	__u32 *ino, *idx;
-	__u32 mask;
-	struct table *t;
-	__u32 found;
-};
-
-static bool want_ino(void *ctx, __u32 ino)
-{
-	struct ino_set *s = ctx;
-
-	for (__u32 h = ino * 2654435761u & s->mask;; h = (h + 1) & s->mask) {
-		if (!s->ino[h])
-			return false;
-		if (s->ino[h] == ino)
-			return true;
-	}
-}
-
-static void found_ino(void *ctx, __u32 ino, pid_t pid, int fd,
-		      const char *comm)
-{
-	struct ino_set *s = ctx;
-
-	for (__u32 h = ino * 2654435761u & s->mask;; h = (h + 1) & s->mask) {
-		struct sock_entry *e;
-
-		if (!s->ino[h])
-			return;
-		if (s->ino[h] != ino)
-			continue;
-		e = table_at(s->t, s->idx[h]);
-		if (e && e->inode == ino) {
-			e->pid = pid;
-			memset(e->comm, 0, sizeof(e->comm));
-			strncpy(e->comm, comm, sizeof(e->comm) - 1);
-			e->owner_src = OWNER_PROCFS;
-			s->found++;
-		}
-		return;
-	}
-}
-
-int resolve_owners(struct table *t, __u32 *resolved)
-{
-	struct ino_set s = { .t = t };
-	struct sock_entry *e;
-	__u32 i, n = 0, size = 16;
-	int err;
-
-	*resolved = 0;
-	table_for_each(t, e, i)
-		if (e->inode && (e->owner_src == OWNER_NONE ||
-				 e->owner_src == OWNER_LISTENER))
-			n++;
-	if (!n)
-		return 0;
-	while (size < n * 2)
-		size <<= 1;
-	s.ino = calloc(size, sizeof(*s.ino));
-	s.idx = calloc(size, sizeof(*s.idx));
-	if (!s.ino || !s.idx) {
-		err = -ENOMEM;
-		goto out;
-	}
-	s.mask = size - 1;
-	table_for_each(t, e, i) {
-		__u32 h;
-
-		if (!e->inode || (e->owner_src != OWNER_NONE &&
-				  e->owner_src != OWNER_LISTENER))
-			continue;
-		h = e->inode * 2654435761u & s.mask;
-		while (s.ino[h] && s.ino[h] != e->inode)
-			h = (h + 1) & s.mask;
-		s.ino[h] = e->inode;
-		s.idx[h] = i;
-	}
-	err = owner_scan(want_ino, found_ino, &s);
-	*resolved = s.found;
-	if (err > 0)
-		err = 0;
-out:
-	free(s.ino);
-	free(s.idx);
-	return err;
-}
-
-struct port_ctx {
-	struct table *t;
-	__u32 learned;
-};
-
-static int on_syn_sent(void *ctx, const struct sd_sock *s)
-{
-	struct port_ctx *c = ctx;
-	struct sock_entry *e = table_find(c->t, s->cookie);
-
-	if (e && !e->sport && e->family == s->family) {
-		e->sport = s->sport;
-		memcpy(e->saddr, s->saddr, 16);
-		c->learned++;
-	}
 	return 0;
 }
 
-static bool has_netns(const struct netns_set *ns, __u32 inum)
+void rec_round_free(struct rec_round *rr)
 {
-	for (int i = 0; i < ns->n; i++)
-		if (ns->v[i].inum == inum)
-			return true;
-	return false;
+	free(rr->dumped);
+	rr->dumped = NULL;
+	rr->ndumped = rr->dumped_cap = 0;
 }
 
-int learn_ports(struct table *t, struct netns_set *ns,
-		const struct sock_filter *f, __u32 *learned)
+/* The entries whose owner only /proc can tell. */
+static bool owner_unknown(const struct sock_entry *e)
 {
-	struct port_ctx c = { .t = t };
-	struct sock_entry *e;
-	__u32 i, want[16];
-	int n = 0, err;
+	return e->inode && (e->owner_src == OWNER_NONE ||
+			    e->owner_src == OWNER_LISTENER);
+}
 
-	*learned = 0;
+__u32 *owners_wanted(struct table *t, __u32 *n)
+{
+	struct sock_entry *e;
+	__u32 i, k = 0, *v;
+
+	*n = 0;
+	table_for_each(t, e, i)
+		if (owner_unknown(e))
+			k++;
+	if (!k)
+		return NULL;
+	v = malloc(k * sizeof(*v));
+	if (!v)
+		return NULL;
+	table_for_each(t, e, i)
+		if (owner_unknown(e) && *n < k)
+			v[(*n)++] = e->inode;
+	return v;
+}
+
+static int cmp_owner(const void *a, const void *b)
+{
+	const struct kw_owner *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+__u32 owners_apply(struct table *t, struct kw_owner *o, __u32 n)
+{
+	struct sock_entry *e;
+	__u32 i, found = 0;
+
+	if (!n)
+		return 0;
+	qsort(o, n, sizeof(*o), cmp_owner);
+	/* The table moved on while /proc was read: match by inode again,
+	 * and only entries whose owner is still unknown. */
+	table_for_each(t, e, i) {
+		struct kw_owner key = { .inode = e->inode }, *w;
+
+		if (!owner_unknown(e))
+			continue;
+		w = bsearch(&key, o, n, sizeof(key), cmp_owner);
+		if (!w)
+			continue;
+		e->pid = (__u32)w->pid;
+		memset(e->comm, 0, sizeof(e->comm));
+		memcpy(e->comm, w->comm, sizeof(e->comm) - 1);
+		e->owner_src = OWNER_PROCFS;
+		found++;
+	}
+	return found;
+}
+
+int ports_wanted(struct table *t, __u32 *want, int max)
+{
+	struct sock_entry *e;
+	__u32 i;
+	int n = 0;
+
 	table_for_each(t, e, i) {
 		int k;
 
@@ -352,29 +328,25 @@ int learn_ports(struct table *t, struct netns_set *ns,
 			continue;
 		for (k = 0; k < n && want[k] != e->netns; k++)
 			;
-		if (k == n && n < 16)
+		if (k == n && n < max)
 			want[n++] = e->netns;
 	}
-	for (int k = 0; k < n; k++) {
-		if (!has_netns(ns, want[k])) {
-			err = netns_refresh(ns, f->netns);
-			if (err < 0)
-				return err;
-			break;
+	return n;
+}
+
+__u32 ports_apply(struct table *t, const struct sd_sock *v, __u32 n)
+{
+	__u32 learned = 0;
+
+	for (__u32 i = 0; i < n; i++) {
+		struct sock_entry *e = table_find(t, v[i].cookie);
+
+		if (e && !e->sport && e->state == TCPW_SYN_SENT &&
+		    e->family == v[i].family) {
+			e->sport = v[i].sport;
+			memcpy(e->saddr, v[i].saddr, 16);
+			learned++;
 		}
 	}
-	for (int j = 0; j < ns->n; j++) {
-		int k;
-
-		for (k = 0; k < n && want[k] != ns->v[j].inum; k++)
-			;
-		if (k == n)
-			continue;
-		err = sd_dump(ns->v[j].diag_fd, 1u << TCPW_SYN_SENT,
-			      on_syn_sent, &c);
-		if (err < 0 && err != -ENOENT)
-			return err;
-	}
-	*learned = c.learned;
-	return 0;
+	return learned;
 }

@@ -13,8 +13,8 @@
 #include "uapi/tcpwatch.h"
 
 struct table;
-struct netns_set;
 struct sock_entry;
+struct sd_sock;
 
 struct reconcile_result {
 	__u32 netns;		/* namespaces dumped */
@@ -41,25 +41,54 @@ bool filter_match(const struct sock_filter *f, __u32 netns, __u16 sport,
 		  __u16 dport);
 
 /*
- * Compare the table with sock_diag in every netns of the set (only
- * f->netns when non-zero). Entries touched by events at or after start_ns
- * are left alone: they are newer than the dump. seed: the first fill,
- * nothing is counted as a correction.
+ * One reconcile round. The kernel worker dumps the namespaces; the loop
+ * applies each dump when it comes back, after draining the ring, so
+ * every event that happened before the dump ended is already in the
+ * table. The rule that keeps a dump from undoing newer events: an entry
+ * whose last event is at or after its netns's dump started is left
+ * alone (the dump may predate it), and a socket an event removed while
+ * the round ran (was_removed) is not brought back.
  */
-int reconcile(struct table *t, struct netns_set *ns,
-	      const struct sock_filter *f,
-	      __u64 start_ns, bool seed, reconcile_cb cb, void *ctx,
-	      struct reconcile_result *r);
+struct rec_dumped {
+	__u32 inum;
+	__u64 start_ns;		/* when that netns's dump began */
+};
+
+struct rec_round {
+	const struct sock_filter *f;
+	bool seed;		/* the first fill: nothing counts as a correction */
+	__u8 gen;
+	reconcile_cb cb;
+	void *cb_ctx;
+	bool (*was_removed)(void *ctx, __u64 cookie);
+	struct reconcile_result r;
+	struct rec_dumped *dumped;	/* namespaces dumped whole */
+	__u32 ndumped, dumped_cap;
+};
+
+void rec_round_begin(struct rec_round *rr, const struct sock_filter *f,
+		     bool seed, reconcile_cb cb, void *ctx,
+		     bool (*was_removed)(void *ctx, __u64 cookie));
+/* Apply one netns's complete dump, begun at start_ns. */
+int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
+		    __u64 start_ns, const struct sd_sock *v, __u32 n);
+/* Remove what the dumped namespaces no longer have; rr->r is final. */
+int rec_round_end(struct table *t, struct rec_round *rr);
+void rec_round_free(struct rec_round *rr);
+
+struct kw_owner;
+/* Inodes whose owner is unknown or only inherited (malloc'd; *n). */
+__u32 *owners_wanted(struct table *t, __u32 *n);
+/* Give those entries the owners a /proc scan found; returns how many. */
+__u32 owners_apply(struct table *t, struct kw_owner *o, __u32 n);
 
 /*
  * connect() enters SYN_SENT before it picks the source port, so a
  * socket whose SYN goes unanswered has no port in any event until its
- * first retransmit. Learn those ports from a SYN_SENT-only dump.
+ * first retransmit. Learn those ports from a SYN_SENT-only dump:
+ * ports_wanted lists the namespaces that have such sockets.
  */
-int learn_ports(struct table *t, struct netns_set *ns,
-		const struct sock_filter *f, __u32 *learned);
-
-/* Resolve owners of sockets whose owner is unknown or only inherited. */
-int resolve_owners(struct table *t, __u32 *resolved);
+int ports_wanted(struct table *t, __u32 *want, int max);
+__u32 ports_apply(struct table *t, const struct sd_sock *v, __u32 n);
 
 #endif

@@ -17,6 +17,7 @@
 #include <linux/types.h>
 
 #include "core/daemon.h"
+#include "core/dumps.h"
 #include "diag/findings.h"
 #include "diag/peers.h"
 #include "diag/thresholds.h"
@@ -52,6 +53,7 @@ struct ns_info {
 	bool watch;		/* flow-control candidates here */
 	bool synack;		/* a listener here retransmits SYN-ACKs */
 	bool cw;		/* CLOSE_WAIT candidates here */
+	__u64 cw_since;		/* the newest candidate's state_ns */
 };
 
 /* TIME_WAIT grouped by (netns, local address, remote address:port) */
@@ -99,7 +101,6 @@ struct sweep {
 
 /* This sweep's facts about a netns (created on first use). */
 struct ns_info *ns_info(struct sweep *s, __u32 inum);
-struct netns_entry *ns_entry(struct daemon *d, __u32 inum);
 /* Grow *v (of *cap elements of size) to hold n + 1. */
 bool grow(void **v, __u32 *cap, __u32 n, size_t size);
 

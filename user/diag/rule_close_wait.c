@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "diag/rule.h"
-#include "kernel/owner.h"
 #include "kernel/sockdiag.h"
 
 #define CW_LIST_MAX	10	/* sockets listed in a CLOSE_WAIT finding */
@@ -18,7 +17,6 @@ struct cw_ctx {
 	struct daemon *d;
 	struct sweep *s;
 	__u32 netns;
-	__u32 pid;
 };
 
 static struct cw_sock *cw_by_cookie(struct daemon *d, struct sweep *s,
@@ -48,33 +46,19 @@ static int cw_dump_cb(void *ctx, const struct sd_sock *x)
 	return 0;
 }
 
-static bool cw_want(void *ctx, __u32 inode)
+/* The owner and fd the worker's /proc scan found for a socket. */
+static void cw_owner(struct cw_ctx *c, struct cw_sock *w)
 {
-	struct cw_ctx *c = ctx;
+	struct sock_entry *e = &c->d->tab.v[w->idx];
+	const struct kw_owner *o = kq_owner(c->d, e->netns, w->inode);
 
-	for (__u32 i = 0; i < c->s->ncw; i++)
-		if (c->s->cw[i].inode == inode)
-			return true;
-	return false;
-}
-
-static void cw_found(void *ctx, __u32 inode, pid_t pid, int fd,
-		     const char *comm)
-{
-	struct cw_ctx *c = ctx;
-
-	for (__u32 i = 0; i < c->s->ncw; i++) {
-		struct cw_sock *w = &c->s->cw[i];
-		struct sock_entry *e = &c->d->tab.v[w->idx];
-
-		if (w->inode != inode)
-			continue;
-		w->fd = (__u32)fd + 1;	/* 0: unknown */
-		if (e->pid != (__u32)pid || e->owner_src != OWNER_PROCFS) {
-			e->pid = (__u32)pid;
-			memcpy(e->comm, comm, sizeof(e->comm));
-			e->owner_src = OWNER_PROCFS;
-		}
+	if (!o)
+		return;
+	w->fd = (__u32)o->fd + 1;	/* 0: unknown */
+	if (e->pid != (__u32)o->pid || e->owner_src != OWNER_PROCFS) {
+		e->pid = (__u32)o->pid;
+		memcpy(e->comm, o->comm, sizeof(e->comm));
+		e->owner_src = OWNER_PROCFS;
 	}
 }
 
@@ -172,41 +156,28 @@ static void close_wait_eval(struct sweep *s, const struct diag_rule *r)
 {
 	struct daemon *d = s->d;
 	struct cw_ctx c = { .d = d, .s = s };
-	bool unknown = false;
 	__u32 from = 0;
 
 	if (!s->ncw)
 		return;
-	/* The kernel's view: still in CLOSE_WAIT, the inode, unread bytes. */
+	/*
+	 * The kernel's view (still in CLOSE_WAIT, the inode, unread bytes)
+	 * and the owners' fds come from the worker's last dump of each
+	 * netns. It must be newer than the newest candidate's CLOSE_WAIT;
+	 * if it is not, a refresh is asked for and the candidate waits for
+	 * the next sweep. Sockets that stay in CLOSE_WAIT cost nothing.
+	 */
 	for (__u32 i = 0; i < s->nns; i++) {
-		struct netns_entry *ne = ns_entry(d, s->ns[i].inum);
-
-		if (!s->ns[i].cw || !ne)
+		if (!s->ns[i].cw)
 			continue;
-		c.netns = ne->inum;
-		sd_dump(ne->diag_fd, 1u << TCPW_CLOSE_WAIT, cw_dump_cb, &c);
+		c.netns = s->ns[i].inum;
+		kq_dump(d, c.netns, 1u << TCPW_CLOSE_WAIT, s->ns[i].cw_since,
+			cw_dump_cb, &c);
 	}
+	for (__u32 i = 0; i < s->ncw; i++)
+		if (s->cw[i].live && s->cw[i].inode)
+			cw_owner(&c, &s->cw[i]);
 	qsort_r(s->cw, s->ncw, sizeof(*s->cw), cmp_cw, d->tab.v);
-	/* The fds: the owner's /proc/PID/fd, or every process's. */
-	for (__u32 i = 0; i < s->ncw; i++) {
-		struct sock_entry *e = &d->tab.v[s->cw[i].idx];
-
-		if (!s->cw[i].live || !s->cw[i].inode)
-			continue;
-		if (!e->pid) {
-			unknown = true;
-			continue;
-		}
-		if (i && d->tab.v[s->cw[i - 1].idx].pid == e->pid)
-			continue;
-		owner_scan_pid(e->pid, cw_want, cw_found, &c);
-	}
-	for (__u32 i = 0; i < s->ncw && !unknown; i++)
-		unknown = s->cw[i].live && s->cw[i].inode && !s->cw[i].fd;
-	if (unknown) {
-		owner_scan(cw_want, cw_found, &c);
-		qsort_r(s->cw, s->ncw, sizeof(*s->cw), cmp_cw, d->tab.v);
-	}
 	for (__u32 i = 1; i <= s->ncw; i++) {
 		const struct sock_entry *a = &d->tab.v[s->cw[from].idx];
 		const struct sock_entry *b;
@@ -238,8 +209,12 @@ static void close_wait_socket(struct sweep *s, struct sock_entry *e)
 	s->cw[s->ncw++] = (struct cw_sock){
 		.idx = (__u32)(e - s->d->tab.v) };
 	n = ns_info(s, e->netns);
-	if (n)
+	if (n) {
 		n->cw = true;
+		if (e->state_ns > n->cw_since)
+			n->cw_since = e->state_ns;
+	}
+	kq_want_pid(s->d, e->netns, e->pid);
 }
 
 static const struct diag_threshold cw_thresholds[] = {

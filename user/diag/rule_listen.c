@@ -14,7 +14,7 @@
 struct lst_ctx {
 	struct daemon *d;
 	struct sweep *s;
-	struct netns_entry *ne;
+	__u32 netns;
 	const struct diag_rule *r;
 	__u64 overflows;
 };
@@ -23,7 +23,7 @@ struct lst_ctx {
 static int synrecv_cb(void *ctx, const struct sd_sock *x)
 {
 	struct lst_ctx *c = ctx;
-	struct agg *a = agg_find(c->s->g, AGG_LISTEN, c->ne->inum,
+	struct agg *a = agg_find(c->s->g, AGG_LISTEN, c->netns,
 				 x->family, x->saddr, x->sport);
 
 	if (a)
@@ -45,7 +45,7 @@ static int listen_cb(void *ctx, const struct sd_sock *x)
 		return 0;
 	e = table_find(&c->d->tab, x->cookie);
 	f = diag_begin(s);
-	diag_subject(f, c->ne->inum, x->family);
+	diag_subject(f, c->netns, x->family);
 	field_addr(&f->subj, "saddr", x->family, x->saddr);
 	field_u64(&f->subj, "sport", x->sport);
 	field_owner(&f->subj, e ? e->pid : 0, e ? e->comm : NULL);
@@ -53,7 +53,7 @@ static int listen_cb(void *ctx, const struct sd_sock *x)
 	field_u64(&f->ev, "max_backlog", x->wqueue);
 	field_u64(&f->ev, "overflows", c->overflows);
 	ep(sa, x->family, x->saddr);
-	snprintf(f->key, sizeof(f->key), "%u/%s:%u", c->ne->inum, sa,
+	snprintf(f->key, sizeof(f->key), "%u/%s:%u", c->netns, sa,
 		 x->sport);
 	snprintf(f->summary, sizeof(f->summary),
 		 "listener %s:%u%s%.16s%s has %u connections waiting for accept(), backlog %u: the queue is full (%llu handshakes dropped in this netns since tcpwatch started)",
@@ -80,14 +80,16 @@ static void accept_eval(struct sweep *s, const struct diag_rule *r)
 	for (__u32 i = 0; i < s->nns; i++) {
 		struct ns_info *n = &s->ns[i];
 		struct lst_ctx c = { .d = s->d, .s = s, .r = r };
-		__u64 v;
+		const struct kw_ns *k;
 
-		c.ne = ns_entry(s->d, n->inum);
-		if (!c.ne || !n->listeners)
+		if (!n->listeners)
 			continue;
-		if (!netns_listen_overflows(c.ne, &v))
-			c.overflows = v - c.ne->overflows0;
-		sd_dump(c.ne->diag_fd, 1u << TCPW_LISTEN, listen_cb, &c);
+		c.netns = n->inum;
+		k = kq_facts(s->d, n->inum);
+		if (k)
+			c.overflows = k->overflows;
+		/* cached; refreshed when this netns drops handshakes */
+		kq_dump(s->d, n->inum, 1u << TCPW_LISTEN, 0, listen_cb, &c);
 	}
 }
 
@@ -110,9 +112,10 @@ static void synack_eval(struct sweep *s, const struct diag_rule *r)
 	for (__u32 i = 0; i < s->nns; i++) {
 		struct lst_ctx c = { .d = d, .s = s, .r = r };
 
-		c.ne = ns_entry(d, s->ns[i].inum);
-		if (c.ne && s->ns[i].synack)
-			sd_dump(c.ne->diag_fd, 1u << TCPW_SYN_RECV,
+		/* while SYN-ACKs are retransmitted: fresh each sweep */
+		c.netns = s->ns[i].inum;
+		if (s->ns[i].synack)
+			kq_dump(d, c.netns, 1u << TCPW_SYN_RECV, now,
 				synrecv_cb, &c);
 	}
 	for (__u32 i = 0; i < g->used; i++) {

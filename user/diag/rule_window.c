@@ -80,11 +80,11 @@ static void verify_windows(struct sweep *s)
 
 	qsort(s->watch, s->nwatch, sizeof(*s->watch), cmp_watch);
 	for (__u32 i = 0; i < s->nns; i++) {
-		struct netns_entry *ne = ns_entry(d, s->ns[i].inum);
-
-		if (s->ns[i].watch && ne)
-			sd_dump(ne->diag_fd, (1u << TCPW_ESTABLISHED) |
-				(1u << TCPW_CLOSE_WAIT), win_dump_cb, &c);
+		/* candidates need today's queues: fresh each sweep */
+		if (s->ns[i].watch)
+			kq_dump(d, s->ns[i].inum, (1u << TCPW_ESTABLISHED) |
+				(1u << TCPW_CLOSE_WAIT), s->now, win_dump_cb,
+				&c);
 	}
 	for (__u32 i = 0; i < s->nwatch; i++) {
 		struct watch *w = &s->watch[i];

@@ -12,6 +12,7 @@
 
 #include "diag/rule.h"
 #include "diag/sweep.h"
+#include "core/dumps.h"
 
 /* ---- helpers for the rules ----------------------------------------------- */
 
@@ -93,17 +94,9 @@ bool grow(void **v, __u32 *cap, __u32 n, size_t size)
 	return true;
 }
 
-struct netns_entry *ns_entry(struct daemon *d, __u32 inum)
-{
-	for (int i = 0; i < d->ns.n; i++)
-		if (d->ns.v[i].inum == inum)
-			return &d->ns.v[i];
-	return NULL;
-}
-
 struct ns_info *ns_info(struct sweep *s, __u32 inum)
 {
-	struct netns_entry *e;
+	const struct kw_ns *e;
 	struct ns_info *n;
 
 	if (s->ns_last < s->nns && s->ns[s->ns_last].inum == inum)
@@ -116,10 +109,12 @@ struct ns_info *ns_info(struct sweep *s, __u32 inum)
 	n = &s->ns[s->nns];
 	memset(n, 0, sizeof(*n));
 	n->inum = inum;
-	e = ns_entry(s->d, inum);
+	/* The worker's last reading: no file is read on the loop. */
+	e = kq_facts(s->d, inum);
 	if (e) {
-		netns_port_range(e, &n->lo, &n->hi);
-		netns_tw_reuse(e, &n->tw_reuse);
+		n->lo = e->lo;
+		n->hi = e->hi;
+		n->tw_reuse = e->tw_reuse;
 	}
 	s->ns_last = s->nns;
 	return &s->ns[s->nns++];

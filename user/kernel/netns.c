@@ -217,7 +217,9 @@ static int discover_proc(struct found_set *fs)
 }
 
 #define RANGE_PATH	"/proc/sys/net/ipv4/ip_local_port_range"
-#define NETSTAT_PATH	"/proc/self/net/netstat"
+/* the opening thread's netns: the worker thread did setns(), not the
+ * thread group leader that /proc/self/net would follow */
+#define NETSTAT_PATH	"/proc/thread-self/net/netstat"
 #define TW_REUSE_PATH	"/proc/sys/net/ipv4/tcp_tw_reuse"
 
 /* The per-netns files, opened while inside the netns. */
