@@ -14,6 +14,7 @@
 
 #include "unit.h"
 #include "core/daemon.h"
+#include "core/dumps.h"
 #include "diag/sweep.h"
 #include "kernel/netns.h"
 
@@ -24,6 +25,7 @@ struct feed {
 	struct daemon d;
 	int fd;			/* the NDJSON output, read back by feed_out() */
 	__u32 netns;
+	__u32 lo, hi;		/* feed_own_netns(): its ephemeral range */
 	__u64 t0;		/* the daemon's start */
 	char buf[65536];
 };
@@ -51,12 +53,28 @@ static inline bool feed_init(struct feed *f, const char *const *opts)
 	return true;
 }
 
-/* Events in this process's netns, which the daemon knows (the TIME_WAIT
- * rule reads its ephemeral port range). */
+/* Events in this process's netns, whose facts the daemon knows (the
+ * TIME_WAIT rule reads its ephemeral port range), read here as the
+ * kernel worker would. */
 static inline bool feed_own_netns(struct feed *f)
 {
-	return ASSERT_EQ(netns_self(&f->netns), 0, "netns_self") &&
-	       ASSERT_GT(netns_refresh(&f->d.ns, f->netns), 0, "netns");
+	struct netns_set set = { 0 };
+	struct kw_ns k = { 0 };
+	bool ok;
+
+	ok = ASSERT_EQ(netns_self(&f->netns), 0, "netns_self") &&
+	     ASSERT_GT(netns_refresh(&set, f->netns), 0, "netns") &&
+	     ASSERT_EQ(netns_port_range(&set.v[0], &k.lo, &k.hi), 0, "range") &&
+	     ASSERT_EQ(netns_tw_reuse(&set.v[0], &k.tw_reuse), 0, "tw_reuse") &&
+	     ASSERT_EQ(dumps_init(&f->d), 0, "dumps_init");
+	if (ok) {
+		k.inum = f->netns;
+		f->lo = k.lo;
+		f->hi = k.hi;
+		ok = ASSERT_EQ(kq_set_facts(&f->d, &k), 0, "facts");
+	}
+	netns_free(&set);
+	return ok;
 }
 
 static inline void feed_free(struct feed *f)

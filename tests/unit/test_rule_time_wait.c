@@ -10,11 +10,11 @@ static void test_time_wait_exhaustion(void)
 	static const char *const opts[] = { "tw_fraction=0.0001", NULL };
 	struct feed f;
 	const char *out;
-	__u32 lo, hi;
+	__u32 lo;
 
-	if (!feed_init(&f, opts) || !feed_own_netns(&f) ||
-	    !ASSERT_EQ(netns_port_range(&f.d.ns.v[0], &lo, &hi), 0, "range"))
+	if (!feed_init(&f, opts) || !feed_own_netns(&f))
 		goto out;
+	lo = f.lo;
 	for (int i = 0; i < 4; i++) {
 		__u64 t = f.t0 + 20 * SEC, c = 100 + i;
 		__u16 p = (__u16)(lo + i);

@@ -493,6 +493,16 @@ const struct kw_ns *kq_facts(struct daemon *d, __u32 netns)
 	return r ? &r->f : NULL;
 }
 
+int kq_set_facts(struct daemon *d, const struct kw_ns *f)
+{
+	struct ns_rec *r = d->dumps ? ns_get(d->dumps, f->inum) : NULL;
+
+	if (!r)
+		return d->dumps ? -ENOMEM : -EINVAL;
+	r->f = *f;
+	return 0;
+}
+
 const struct kw_owner *kq_owner(struct daemon *d, __u32 netns,
 				__u32 inode)
 {

@@ -66,6 +66,8 @@ int kq_dump(struct daemon *d, __u32 netns, __u32 states, __u64 since,
 	    sd_cb cb, void *ctx);
 /* The netns's facts; NULL while unknown. */
 const struct kw_ns *kq_facts(struct daemon *d, __u32 netns);
+/* Facts known without asking the worker (tests, replay): -errno. */
+int kq_set_facts(struct daemon *d, const struct kw_ns *f);
 /* Owner of a socket inode in a CLOSE_WAIT dump of netns, if found. */
 const struct kw_owner *kq_owner(struct daemon *d, __u32 netns,
 				__u32 inode);
