@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,9 +32,10 @@
 static struct {
 	struct daemon_io io;
 	int fd;
+	int lock_fd;		/* PATH.lock, flocked: this daemon's path */
 	const char *path;
 	struct ctl_client *clients;
-} ctl = { .fd = -1 };
+} ctl = { .fd = -1, .lock_fd = -1 };
 
 struct ctl_client {
 	struct daemon_io io;	/* first: the loop's tag */
@@ -59,36 +61,85 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 static int ctl_listen(const char *path)
 {
 	struct sockaddr_un sa;
-	char dir[sizeof(sa.sun_path)];
 	mode_t old;
 	int fd, err;
 
 	err = make_addr(path, &sa);
 	if (err)
 		return err;
-	strcpy(dir, path);
-	/* Its own directory, so the socket is never briefly world-open. */
-	if (mkdir(dirname(dir), 0700) && errno != EEXIST)
-		return -errno;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* A stale socket from a daemon that died: replace it, but never
-	 * steal the socket of a daemon that is alive. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
+	/* We hold PATH.lock (ctl_lock): a socket already there is a dead
+	 * daemon's, never a live one's. */
 	unlink(path);
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (err || listen(fd, 16)) {
+	if (err || listen(fd, 64)) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+int ctl_lock(const char *path)
+{
+	struct sockaddr_un sa;
+	char dir[sizeof(sa.sun_path)], lock[sizeof(sa.sun_path) + 8];
+	char pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (make_addr(path, &sa)) {
+		fprintf(stderr, "tcpwatch: --ctl %s: path too long (at most %zu bytes)\n",
+			path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(dir, path);
+	/* Its own directory, so the socket is never briefly world-open. */
+	if (mkdir(dirname(dir), 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		fprintf(stderr, "tcpwatch: cannot create the control socket's directory %s: %s%s\n",
+			dir, strerror(-err),
+			err == -ENOENT ? " (its parent does not exist: create it, or use --ctl PATH)"
+				       : " (use --ctl PATH)");
+		return err;
+	}
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "tcpwatch: cannot open the lock file %s: %s (use --ctl PATH)\n",
+			lock, strerror(-err));
+		return err;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		if (err == -EWOULDBLOCK)
+			fprintf(stderr, "tcpwatch: another daemon%s%s%s is running on %s: stop it first, or give this one its own --ctl PATH\n",
+				pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "",
+				path);
+		else
+			fprintf(stderr, "tcpwatch: cannot lock %s: %s\n", lock,
+				strerror(-err));
+		close(fd);
+		return err;
+	}
+	/* The holder's pid, for the second daemon's message only. */
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n) {
+		/* the second daemon's message loses the pid, nothing else */
+	}
+	ctl.lock_fd = fd;
+	return 0;
 }
 
 static void client_free(struct daemon *d, struct ctl_client *c)
@@ -261,10 +312,12 @@ int ctl_attach(struct daemon *d, const char *path)
 {
 	int err;
 
+	if (ctl.lock_fd < 0 && (err = ctl_lock(path)))
+		return err;
 	ctl.fd = ctl_listen(path);
 	if (ctl.fd < 0) {
 		fprintf(stderr,
-			"tcpwatch: cannot listen on %s: %s (another daemon running? use --ctl PATH)\n",
+			"tcpwatch: cannot listen on %s: %s (use --ctl PATH)\n",
 			path, strerror(-ctl.fd));
 		return ctl.fd;
 	}

@@ -9,6 +9,13 @@
 
 struct daemon;
 
+/*
+ * Take PATH.lock (flock) so that one daemon only ever serves path;
+ * creates path's directory (0700). Call before loading anything: a
+ * second daemon refuses here, with a message, having attached nothing.
+ * The lock is held until the process ends.
+ */
+int ctl_lock(const char *path);
 /* Listen on path (root-only) and hang the socket off d's loop. */
 int ctl_attach(struct daemon *d, const char *path);
 /* client side: send one request, copy the answer to stdout */
