@@ -15,6 +15,7 @@
 #include "lib/json.h"
 #include "lib/format.h"
 #include "kernel/netns.h"
+#include "core/output.h"
 #include "core/reconcile.h"
 #include "source/source.h"
 #include "core/table.h"
@@ -40,7 +41,8 @@ struct daemon {
 	struct daemon_opts o;
 	struct source *src;
 	struct table tab;
-	struct jbuf out;
+	struct jbuf out;	/* records on their way out (output.h) */
+	struct output outq;
 	bool has_out;
 	struct wallclock wc;
 	struct netns_set ns;
@@ -59,7 +61,7 @@ struct daemon {
 	__u64 next_reconcile_ns;
 	__u64 next_ports_ns;		/* SYN_SENT port learning */
 	const char *rec_reason;
-	__u64 lines;			/* NDJSON records written */
+	__u64 lines;			/* NDJSON records handed to output */
 	/*
 	 * The snaps last written for the sockets last removed from the
 	 * table (cookie 0: none, or not written), so that a reset right

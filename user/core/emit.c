@@ -27,7 +27,7 @@ void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 void emit_tail(struct daemon *d)
 {
 	json_lit(&d->out, "}\n");
-	d->lines++;
+	output_commit(d);	/* kept or dropped whole (output.h) */
 }
 
 static void state_field(struct jbuf *b, const char *key, size_t klen,
@@ -243,7 +243,7 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
 	if (!d->has_out)
 		return;
 	emit_head(d, "lost", mono_ns());
-	json_lit(b, ",\"source\":\"");
+	json_lit(b, ",\"where\":\"kernel\",\"source\":\"");
 	json_raw(b, source_name(d->src), strlen(source_name(d->src)));
 	json_ch(b, '"');
 	json_key(b, "count");

@@ -303,9 +303,13 @@ static void stats_text(struct daemon *d, struct jbuf *b)
 		    d->diag.sweep_ns_max / 1e6, d->diag.count,
 		    (unsigned long long)d->diag.agg_full);
 	}
-	OUT("output          %llu records, %llu bytes\n",
+	OUT("output          %llu records, %llu bytes; %llu dropped (%llu bytes), %llu write errors, %zu bytes pending\n",
 	    (unsigned long long)d->lines,
-	    (unsigned long long)(d->out.written + d->out.len));
+	    (unsigned long long)(d->out.written + output_pending(d)),
+	    (unsigned long long)(d->outq.dropped_total + d->outq.dropped),
+	    (unsigned long long)(d->outq.dropped_bytes_total +
+				 d->outq.dropped_bytes),
+	    (unsigned long long)d->outq.errors, output_pending(d));
 #undef OUT
 }
 
@@ -391,7 +395,14 @@ static void stats_json(struct daemon *d, struct jbuf *b)
 	json_key(b, "output_records");
 	json_u64(b, d->lines);
 	json_key(b, "output_bytes");
-	json_u64(b, d->out.written + d->out.len);
+	json_u64(b, d->out.written + output_pending(d));
+	/* records dropped because the reader was slow or writes failed */
+	json_u64_field(b, "output_dropped",
+		       d->outq.dropped_total + d->outq.dropped);
+	json_u64_field(b, "output_dropped_bytes",
+		       d->outq.dropped_bytes_total + d->outq.dropped_bytes);
+	json_u64_field(b, "output_write_errors", d->outq.errors);
+	json_u64_field(b, "output_pending_bytes", output_pending(d));
 	json_lit(b, "}\n");
 }
 
