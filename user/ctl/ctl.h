@@ -7,7 +7,21 @@
 #ifndef TCPW_CTL_H
 #define TCPW_CTL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct daemon;
+
+/* Ends a complete answer when the request asked for it ("end=1"). */
+#define CTL_END	"\036end\n"
+
+/*
+ * Split a request line (in[0..len), in has room for a NUL at in[len])
+ * into at most max words, in place; "end=1" sets *end and is not a
+ * word. Returns the count, or 0 with *err saying why.
+ */
+int ctl_parse(char *in, size_t len, char **argv, int max, bool *end,
+	      const char **err);
 
 /*
  * Take PATH.lock (flock) so that one daemon only ever serves path;

@@ -75,6 +75,8 @@ static int parse_ls(char **argv, int argc, struct ls_filter *f,
 			goto bad;
 		continue;
 bad:
+		if (v)
+			v[-1] = '=';	/* the whole key=value in the message */
 		json_lit(b, "error: bad filter \"");
 		json_raw(b, argv[i], strlen(argv[i]));
 		json_lit(b, "\"\n");
@@ -218,36 +220,87 @@ static void ls_json(struct jbuf *b, const struct sock_entry *e, __u64 now)
 	json_lit(b, "]}\n");
 }
 
-void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
+/* An ls answer in progress: the matching cookies, sorted at the start. */
+struct query_cursor {
+	struct ls_filter f;
+	__u64 *cookies;
+	__u32 n, at;
+};
+
+void query_cursor_free(struct query_cursor *c)
+{
+	if (c)
+		free(c->cookies);
+	free(c);
+}
+
+static struct query_cursor *query_ls_open(struct daemon *d, struct jbuf *b,
+					  char **argv, int argc)
 {
 	struct table *t = &d->tab;
-	struct ls_filter f;
+	struct query_cursor *c;
 	struct sock_entry *e;
 	__u32 i, n = 0, *idx;
-	__u64 now = mono_ns();
 
-	if (parse_ls(argv, argc, &f, b))
-		return;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_lit(b, "error: out of memory\n");
+		return NULL;
+	}
+	if (parse_ls(argv, argc, &c->f, b)) {
+		free(c);
+		return NULL;
+	}
 	daemon_sync(d);
 	idx = malloc((t->count + 1) * sizeof(*idx));
-	if (!idx) {
+	/* Cookies, not slots: slots are reused while the answer streams. */
+	c->cookies = malloc((t->count + 1) * sizeof(*c->cookies));
+	if (!idx || !c->cookies) {
+		free(idx);
+		query_cursor_free(c);
 		json_lit(b, "error: out of memory\n");
-		return;
+		return NULL;
 	}
 	table_for_each(t, e, i)
-		if (ls_match(&f, e))
+		if (ls_match(&c->f, e))
 			idx[n++] = i;
 	sort_tab = t;
 	qsort(idx, n, sizeof(*idx), cmp_entries);
-	if (!f.json)
-		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
-	for (i = 0; i < n; i++) {
-		if (f.json)
-			ls_json(b, &t->v[idx[i]], now);
-		else
-			ls_text(b, &t->v[idx[i]], now);
-	}
+	for (i = 0; i < n; i++)
+		c->cookies[i] = t->v[idx[i]].cookie;
+	c->n = n;
 	free(idx);
+	if (!c->f.json)
+		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
+	return c;
+}
+
+bool query_next(struct daemon *d, struct query_cursor *c, struct jbuf *b,
+		size_t want)
+{
+	__u64 now = mono_ns();
+
+	while (c->at < c->n && b->len < want) {
+		struct sock_entry *e = table_find(&d->tab, c->cookies[c->at++]);
+
+		/* gone, or no longer matching (its state moved on) */
+		if (!e || !ls_match(&c->f, e))
+			continue;
+		if (c->f.json)
+			ls_json(b, e, now);
+		else
+			ls_text(b, e, now);
+	}
+	return c->at == c->n;
+}
+
+void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	struct query_cursor *c = query_ls_open(d, b, argv, argc);
+
+	if (c)
+		query_next(d, c, b, (size_t)-1);
+	query_cursor_free(c);
 }
 
 static void stats_text(struct daemon *d, struct jbuf *b)
@@ -462,9 +515,9 @@ static void query_ping(struct daemon *d, struct jbuf *b, char **argv,
 }
 
 const struct query_cmd query_cmds[] = {
-	{ "ls", query_ls },
-	{ "diag", query_diag },
-	{ "stats", query_stats },
-	{ "ping", query_ping },
-	{ NULL, NULL },
+	{ "ls", query_ls, query_ls_open },
+	{ "diag", query_diag, NULL },
+	{ "stats", query_stats, NULL },
+	{ "ping", query_ping, NULL },
+	{ NULL, NULL, NULL },
 };
