@@ -119,8 +119,9 @@ int ctl_lock(const char *path)
 
 		fprintf(stderr, "tcpwatch: cannot create the control socket's directory %s: %s%s\n",
 			dir, strerror(-err),
-			err == -ENOENT ? " (its parent does not exist: create it, or use --ctl PATH)"
-				       : " (use --ctl PATH)");
+			err == -ENOENT ? " (its parent does not exist: create it, or use --ctl PATH)" :
+			err == -EACCES ? " (run as root, or use --ctl PATH in a directory you own)" :
+					 " (use --ctl PATH)");
 		return err;
 	}
 	snprintf(lock, sizeof(lock), "%s.lock", path);
@@ -128,8 +129,11 @@ int ctl_lock(const char *path)
 	if (fd < 0) {
 		int err = -errno;
 
-		fprintf(stderr, "tcpwatch: cannot open the lock file %s: %s (use --ctl PATH)\n",
-			lock, strerror(-err));
+		fprintf(stderr, "tcpwatch: cannot open the lock file %s: %s (%s)\n",
+			lock, strerror(-err),
+			err == -EACCES || err == -EPERM ?
+				"run as root, or use --ctl PATH in a directory you own" :
+				"use --ctl PATH");
 		return err;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
