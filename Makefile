@@ -10,6 +10,7 @@
 #   make install    [DESTDIR=] [PREFIX=/usr/local]: daemon, man pages,
 #                   unit, logrotate, default file, completion, DKMS source
 #   make deb        tcpwatch and tcpwatch-dkms .debs in $(B)/deb
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 10)
 #   make V=1        show full commands
 
 B        ?= build
@@ -67,7 +68,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps run test unit-test host-test vmtest vmtest-debug kmod kmod-clean bench \
-	clean install deb
+	clean install deb fuzz fuzz-build
 
 all: $(B)/tcpwatch $(B)/san/tcpwatch $(UNIT_BINS) $(TOOL_BINS)
 
@@ -115,7 +116,7 @@ $(B)/tests/%: tests/tools/%.c include/uapi/tcpwatch.h | $(B)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -lpthread -o $@
 
-test: deps all
+test: deps all fuzz-build
 	$(Q)B=$(B) tests/run.sh
 
 unit-test: all
@@ -136,6 +137,35 @@ vmtest-debug: all
 	$(Q)tree=$$(B=$(B) scripts/vm/debug-kernel.sh) && \
 		B=$(B) TCPW_VM_KVERS=" " TCPW_VM_TREE=$$tree \
 		scripts/vm/run.sh tests/vm/kmod.sh
+
+# -- fuzzing ------------------------------------------------------------
+# libFuzzer targets (tests/fuzz/fuzz_*.c) against the daemon's objects
+# built by clang with ASan/UBSan. `make fuzz` runs each for
+# FUZZ_SECONDS from the seeds in tests/fuzz/corpus/<target>/ (new inputs
+# go to $(B)/fuzz/corpus/<target>/) and prints its executions.
+FUZZ_SECONDS ?= 10
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS := $(patsubst user/%.c,$(B)/fuzz/user/%.o,$(LIB_SRCS))
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	     -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wno-unused-parameter \
+	       -Iinclude -Iuser -I$(B) $(LIBBPF_CFLAGS) $(FUZZ_SAN)
+
+$(B)/fuzz/user/%.o: user/%.c $(USER_HDRS) include/uapi/tcpwatch.h $(SKELS) | $(B)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS) | $(B)
+	$(call msg,LINK-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) \
+		$(LDLIBS) -ljson-c -lm -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps fuzz-build
+	$(Q)B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 # -- run ----------------------------------------------------------------
 run: deps all

@@ -13,6 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
 	iproute2 nftables jq libjson-c-dev procps netcat-openbsd
+	libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
 	linux-image-rt-amd64 linux-headers-rt-amd64

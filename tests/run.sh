@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The test runner: tests/run.sh [unit|host|vm|package|all] [NAME-FILTER]
+# The test runner: tests/run.sh [unit|fuzz|host|vm|package|all] [NAME-FILTER]
 #
 #   unit  build/tests/test_* binaries (ASan/UBSan)
+#   fuzz  each libFuzzer target for FUZZ_SECONDS (default 3 here)
 #   host  tests/integration/*.sh on this kernel, real sockets in a
 #         private netns, the real daemon (TCPWATCH_SOURCE=bpf|kmod)
 #   vm    scripts/vm/run.sh: the module and BPF suites in QEMU
@@ -77,6 +78,16 @@ run_unit() {
 	done
 }
 
+run_fuzz() {
+	echo "# fuzz: each target ${FUZZ_SECONDS:-3} s"
+	if ! make -s B="$B" fuzz-build > /dev/null; then
+		echo "FAIL fuzz: building the targets (make fuzz-build)"
+		fail=$((fail + 1)); failed+=(fuzz)
+		return
+	fi
+	suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-3}" B="$B" tests/fuzz/run.sh
+}
+
 run_host() {
 	need_root "host integration (${TCPWATCH_SOURCE:-bpf})" || return 0
 	suite "host (${TCPWATCH_SOURCE:-bpf})" tests/integration/run-suite.sh "$filter"
@@ -101,11 +112,12 @@ run_package() {
 
 case $what in
 unit) run_unit ;;
+fuzz) run_fuzz ;;
 host) run_host ;;
 vm) run_vm ;;
 package) run_package ;;
-all) run_unit; run_host; run_vm; run_package ;;
-*) echo "usage: tests/run.sh [unit|host|vm|package|all] [filter]" >&2; exit 2 ;;
+all) run_unit; run_fuzz; run_host; run_vm; run_package ;;
+*) echo "usage: tests/run.sh [unit|fuzz|host|vm|package|all] [filter]" >&2; exit 2 ;;
 esac
 
 if ((${#failed[@]})); then

@@ -10,6 +10,7 @@
 #include "core/daemon.h"
 #include "ctl/ctl.h"
 #include "diag/sweep.h"
+#include "lib/parse.h"
 
 static const char usage_top[] =
 "usage: tcpwatch COMMAND [OPTIONS]\n"
@@ -40,13 +41,16 @@ static const char usage_run[] =
 "                               the daemon's own)\n"
 "  -p, --port PORT              only sockets with this local or remote\n"
 "                               port; repeat for up to 8\n"
-"      --ring-size BYTES        kernel ring buffer size, K/M suffix\n"
-"                               (default 8M)\n"
+"      --ring-size BYTES        kernel ring buffer size, a power of two\n"
+"                               from 4K to 1G, K/M/G suffix (default 8M)\n"
 "      --sample-ms MS           tcp_probe window/buffer sample interval\n"
-"                               per socket; 0 = off (default 1000)\n"
-"      --reconcile-s SECONDS    compare with sock_diag this often; 0 =\n"
-"                               only after lost events (default 30)\n"
-"      --tick-ms MS             drain and flush period (default 50)\n"
+"                               per socket, 0..3600000; 0 = off\n"
+"                               (default 1000)\n"
+"      --reconcile-s SECONDS    compare with sock_diag this often,\n"
+"                               0..86400; 0 = only after lost events\n"
+"                               (default 30)\n"
+"      --tick-ms MS             drain and flush period, 1..10000\n"
+"                               (default 50)\n"
 "  -T, --threshold KEY=VALUE    tune a diagnostic rule (below)\n"
 "  -v, --verbose                libbpf debug output\n"
 "\n"
@@ -93,24 +97,34 @@ static const char *ctl_path(const char *opt)
 	return opt ? opt : env && *env ? env : DEFAULT_CTL_PATH;
 }
 
-static int parse_u32(const char *s, const char *what, __u32 max, __u32 *out)
+/*
+ * A number for option OPT in [min, max]; K/M/G suffixes (x1024) where
+ * allowed. On error, say which option, what was given and what is
+ * accepted: range is the accepted range in words.
+ */
+static int opt_num(const char *opt, const char *s, bool suffixes,
+		   __u64 min, __u64 max, const char *range, __u64 *out)
 {
-	unsigned long long v, mult = 1;
-	char *end;
+	int err = parse_uint(s, suffixes, min, max, out);
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		mult = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1024 * 1024, end++;
-	if (errno || end == s || *end || s[0] == '-' || v * mult > max) {
-		fprintf(stderr, "tcpwatch: bad %s \"%s\" (0..%u)\n", what, s,
-			max);
-		return -EINVAL;
-	}
-	*out = (__u32)(v * mult);
-	return 0;
+	if (err)
+		fprintf(stderr, "tcpwatch: %s: %s \"%s\": accepted: %s\n", opt,
+			err == -ERANGE ? "out of range" : "not a number", s,
+			range);
+	return err;
+}
+
+/*
+ * -N INODE is taken on trust by netns_resolve: look for it now, before
+ * anything is loaded, rather than fail after attaching the programs.
+ */
+static int netns_exists(__u32 inum)
+{
+	struct netns_set set = { 0 };
+	int n = netns_refresh(&set, inum);
+
+	netns_free(&set);
+	return n < 0 ? n : n == 0 ? -ENOENT : 0;
 }
 
 /* The daemon and the modules that hang off its loop. */
@@ -119,6 +133,10 @@ static int run_daemon(const struct daemon_opts *o)
 	static struct daemon d;
 	int err;
 
+	/* One daemon per control path, decided before anything is loaded. */
+	err = ctl_lock(o->ctl_path);
+	if (err)
+		return err;
 	err = daemon_start(&d, o);
 	if (!err)
 		err = ctl_attach(&d, o->ctl_path);
@@ -157,7 +175,7 @@ static int cmd_run(int argc, char **argv)
 	};
 	const char *ctl = NULL;
 	char msg[256];
-	__u32 v;
+	__u64 v;
 	int c, err;
 
 	diag_opts_default(&o.diag);
@@ -180,6 +198,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'N':
 			err = netns_resolve(optarg, &o.filter.netns);
+			if (!err)
+				err = netns_exists(o.filter.netns);
 			if (err) {
 				fprintf(stderr, "tcpwatch: unknown network namespace \"%s\": %s (give a name from `ip netns`, a path, an inode or 'self')\n",
 					optarg, strerror(-err));
@@ -192,31 +212,40 @@ static int cmd_run(int argc, char **argv)
 					SOURCE_MAX_PORTS);
 				return 2;
 			}
-			if (parse_u32(optarg, "port", 65535, &v) || !v)
+			if (opt_num("--port", optarg, false, 1, 65535,
+				    "a port from 1 to 65535", &v))
 				return 2;
 			o.filter.ports[o.filter.nr_ports++] = v;
 			break;
 		case 1:
-			if (parse_u32(optarg, "ring size", 1u << 30, &v))
+#define RING_RANGE "a power of two from 4K to 1G (K, M, G suffixes)"
+			if (opt_num("--ring-size", optarg, true, 4096, 1u << 30,
+				    RING_RANGE, &v))
 				return 2;
-			if (v < 4096 || (v & (v - 1))) {
-				fprintf(stderr, "tcpwatch: --ring-size must be a power of two, at least 4K\n");
+			if (v & (v - 1)) {
+				fprintf(stderr, "tcpwatch: --ring-size: not a power of two \"%s\": accepted: " RING_RANGE "\n",
+					optarg);
 				return 2;
 			}
 			o.src.ring_bytes = v;
 			break;
 		case 2:
-			if (parse_u32(optarg, "sample interval", 3600000, &v))
+			if (opt_num("--sample-ms", optarg, false, 0, 3600000,
+				    "milliseconds from 0 (off) to 3600000",
+				    &v))
 				return 2;
 			o.src.sample_ms = v;
 			break;
 		case 3:
-			if (parse_u32(optarg, "reconcile interval", 86400, &v))
+			if (opt_num("--reconcile-s", optarg, false, 0, 86400,
+				    "seconds from 0 (only after loss) to 86400",
+				    &v))
 				return 2;
 			o.reconcile_ms = v * 1000;
 			break;
 		case 4:
-			if (parse_u32(optarg, "tick", 10000, &v) || !v)
+			if (opt_num("--tick-ms", optarg, false, 1, 10000,
+				    "milliseconds from 1 to 10000", &v))
 				return 2;
 			o.tick_ms = v;
 			break;
@@ -240,6 +269,10 @@ static int cmd_run(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "tcpwatch: unexpected argument \"%s\"\n",
 			argv[optind]);
+		return 2;
+	}
+	if (diag_opts_check(&o.diag, msg, sizeof(msg))) {
+		fprintf(stderr, "tcpwatch: %s\n", msg);
 		return 2;
 	}
 	o.ctl_path = ctl_path(ctl);

@@ -14,12 +14,10 @@
 #include "core/dumps.h"
 #include "core/emit.h"
 
-#define OUT_BUF		(1u << 20)
-#define OUT_FLUSH_AT	(OUT_BUF - 64 * 1024)
 #define LOST_RECONCILE_DELAY_NS	200000000ULL	/* let a burst pass */
 
 /* epoll tags: pointers to these tell the source of an event */
-static int tag_src, tag_sig, tag_out;
+static int tag_src, tag_sig;
 
 int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 {
@@ -71,8 +69,6 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 				   TCPW_TIME_WAIT, ev->ts_ns, "peer_fin"))
 			res.tw_entry->flags |= SOCK_SNAP_OUT;
 	}
-	if (d->out.len >= OUT_FLUSH_AT && json_flush(&d->out))
-		d->stop = true;
 	return 0;
 }
 
@@ -142,7 +138,7 @@ void daemon_sync(struct daemon *d)
 	drain(d);
 	check_drops(d);
 	dumps_poll(d);
-	if (d->has_out && d->out.len && json_flush(&d->out))
+	if (output_flush(d))
 		d->stop = true;
 }
 
@@ -168,24 +164,8 @@ static void tick(struct daemon *d)
 		d->rec_reason = NULL;
 	}
 	dumps_tick(d, now);
-	if (d->has_out && d->out.len && json_flush(&d->out))
+	if (output_flush(d))
 		d->stop = true;
-}
-
-static int open_output(struct daemon *d)
-{
-	int fd;
-
-	if (!d->o.output)
-		return -1;
-	if (!strcmp(d->o.output, "-"))
-		return STDOUT_FILENO;
-	fd = open(d->o.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		  0640);
-	if (fd < 0)
-		fprintf(stderr, "tcpwatch: cannot open output %s: %s\n",
-			d->o.output, strerror(errno));
-	return fd < 0 ? -errno : fd;
 }
 
 static int epoll_add(int epfd, int fd, void *tag)
@@ -224,6 +204,7 @@ static int init_common(struct daemon *d, int out_fd)
 	err = diag_init(&d->diag, &d->o.diag);
 	if (err)
 		return err;
+	output_init_offline(d);
 	if (out_fd >= 0) {
 		err = json_init(&d->out, out_fd, OUT_BUF);
 		if (err)
@@ -244,11 +225,7 @@ void daemon_free(struct daemon *d)
 	while (d->nmods)	/* last added, first gone */
 		if (d->mods[--d->nmods]->free)
 			d->mods[d->nmods]->free(d);
-	if (d->has_out) {
-		if (d->out.fd > STDERR_FILENO)
-			close(d->out.fd);
-		json_free(&d->out);
-	}
+	output_free(d);
 	dumps_free(d);		/* joins the worker before anything goes */
 	source_close(d->src);
 	table_free(&d->tab);
@@ -282,10 +259,6 @@ static void loop(struct daemon *d)
 			if (tag == &tag_src) {
 				drain(d);
 			} else if (tag == &tag_sig) {
-				d->stop = true;
-			} else if (tag == &tag_out) {
-				/* the pipe's reader is gone (EPOLLERR) */
-				d->out.err = -EPIPE;
 				d->stop = true;
 			} else {
 				struct daemon_io *io = tag;
@@ -332,24 +305,22 @@ void daemon_io_del(struct daemon *d, int fd)
 int daemon_start(struct daemon *d, const struct daemon_opts *o)
 {
 	char err_msg[512] = "";
-	int out_fd, err;
+	int err;
 
 	memset(d, 0, sizeof(*d));
 	d->o = *o;
 	err = init_common(d, -1);
 	if (err)
 		goto out;
-	out_fd = open_output(d);
-	if (o->output && out_fd < 0) {
-		err = out_fd;
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0) {
+		err = -errno;
 		goto out;
 	}
-	if (out_fd >= 0) {
-		err = json_init(&d->out, out_fd, OUT_BUF);
-		if (err)
-			goto out;
-		d->has_out = true;
-	}
+	/* Non-blocking, watched on the loop where it can be (output.c). */
+	err = output_open(d);
+	if (err)
+		goto out;
 	d->sig_fd = setup_signals();
 	if (d->sig_fd < 0) {
 		err = d->sig_fd;
@@ -363,22 +334,10 @@ int daemon_start(struct daemon *d, const struct daemon_opts *o)
 		d->src = NULL;
 		goto out;
 	}
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->epfd < 0 ||
-	    epoll_add(d->epfd, source_fd(d->src), &tag_src) ||
+	if (epoll_add(d->epfd, source_fd(d->src), &tag_src) ||
 	    epoll_add(d->epfd, d->sig_fd, &tag_sig)) {
 		err = -errno;
 		goto out;
-	}
-	/*
-	 * A pipe's write end reports EPOLLERR once its reader has gone, so
-	 * `tcpwatch run | head` ends even when no event is written. Files
-	 * can't be polled (EPERM): nothing to watch there.
-	 */
-	if (d->has_out) {
-		struct epoll_event ev = { .events = 0, .data.ptr = &tag_out };
-
-		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->out.fd, &ev);
 	}
 	return 0;
 out:
@@ -428,7 +387,7 @@ int daemon_loop(struct daemon *d)
 	if (err)
 		goto out;
 	emit_start(d);
-	if (d->has_out && json_flush(&d->out))
+	if (output_flush(d))
 		goto out;
 	loop(d);
 	/* Leave nothing behind in the ring. */
@@ -436,10 +395,10 @@ int daemon_loop(struct daemon *d)
 		drain(d);
 		check_drops(d);
 		emit_stop(d);
-		if (d->has_out)
-			json_flush(&d->out);
+		err = output_close(d);
 	}
-	err = 0;
+	if (err == -EPIPE)
+		err = 0;
 out:
 	if (d->has_out && d->out.err == -EPIPE)
 		err = 0;	/* `tcpwatch run | head`: the reader is done */

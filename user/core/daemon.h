@@ -17,6 +17,7 @@
 #include "lib/json.h"
 #include "lib/format.h"
 #include "kernel/netns.h"
+#include "core/output.h"
 #include "core/reconcile.h"
 #include "source/source.h"
 #include "core/table.h"
@@ -42,7 +43,8 @@ struct daemon {
 	struct daemon_opts o;
 	struct source *src;
 	struct table tab;
-	struct jbuf out;
+	struct jbuf out;	/* records on their way out (output.h) */
+	struct output outq;
 	bool has_out;
 	struct wallclock wc;
 	struct dumps *dumps;	/* the kernel worker's jobs (core/dumps.h) */
@@ -61,7 +63,7 @@ struct daemon {
 	__u64 next_reconcile_ns;
 	__u64 last_round_end_ns;	/* loss rounds keep their distance */
 	const char *rec_reason;
-	__u64 lines;			/* NDJSON records written */
+	__u64 lines;			/* NDJSON records handed to output */
 	/*
 	 * The snaps last written for the sockets last removed from the
 	 * table (cookie 0: none, or not written), so that a reset right

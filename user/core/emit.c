@@ -26,7 +26,7 @@ void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 void emit_tail(struct daemon *d)
 {
 	json_lit(&d->out, "}\n");
-	d->lines++;
+	output_commit(d);	/* kept or dropped whole (output.h) */
 }
 
 static void state_field(struct jbuf *b, const char *key, size_t klen,
@@ -220,6 +220,7 @@ void emit_lost(struct daemon *d, const __u64 *delta, __u64 count)
 	if (!d->has_out)
 		return;
 	emit_head(d, "lost", mono_ns());
+	json_name_field(b, "where", "kernel");
 	json_name_field(b, "source", source_name(d->src));
 	json_u64_field(b, "count", count);
 	json_u64_field(b, "total", d->lost_total);

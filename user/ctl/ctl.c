@@ -2,8 +2,16 @@
 /*
  * The control socket: a unix stream socket, root-only (0600 in a 0700
  * directory). A client sends one line, "CMD [key=value ...]\n", and
- * reads the answer until the daemon closes. The daemon never blocks on
- * a client: answers are buffered and written as the socket drains.
+ * reads the answer until the daemon closes. With "end=1" among the
+ * arguments, a complete answer ends with CTL_END, so that a client can
+ * tell it from one cut short (the CLI always asks, and strips it).
+ *
+ * The daemon never blocks on a client, and never holds a whole big
+ * answer: an ls answer is a cursor (query.h) that fills the client's
+ * buffer up to CTL_CHUNK, resumed each time the socket drains. There is
+ * no deadline for the answer: a client is dropped only when it takes
+ * nothing for CTL_TIMEOUT_NS. Past CTL_MAX_CLIENTS, a new client gets
+ * one "error: too many clients" line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,24 +33,32 @@
 #define CTL_MAX_CLIENTS	32
 #define CTL_MAX_REQ	4096
 #define CTL_MAX_ARGS	32
+/* A request must come within CTL_TIMEOUT_NS; an answer is never cut
+ * while the client takes it, only after CTL_IDLE_NS of taking nothing
+ * (long enough for `ls | less` paused on a page). */
 #define CTL_TIMEOUT_NS	(10ULL * 1000000000ULL)
+#define CTL_IDLE_NS	(30ULL * 1000000000ULL)
+/* A client's buffer: a chunk of rows, plus the row that crosses it. */
+#define CTL_CHUNK	(256 * 1024 - 8192)
 
 /* The control socket as a module of the daemon: its listening socket
  * and clients; the daemon only calls the hooks registered here. */
 static struct {
 	struct daemon_io io;
 	int fd;
+	int lock_fd;		/* PATH.lock, flocked: this daemon's path */
 	const char *path;
 	struct ctl_client *clients;
-} ctl = { .fd = -1 };
+} ctl = { .fd = -1, .lock_fd = -1 };
 
 struct ctl_client {
 	struct daemon_io io;	/* first: the loop's tag */
 	struct ctl_client *next;
 	int fd;
 	size_t in_len, out_off;
-	__u64 since_ns;		/* dropped after CTL_TIMEOUT_NS */
-	bool answered, shut;
+	__u64 since_ns;		/* last progress; dropped CTL_TIMEOUT_NS on */
+	bool answered, shut, end;
+	struct query_cursor *cur;	/* the rest of the answer, or NULL */
 	struct jbuf out;
 	char in[CTL_MAX_REQ];
 };
@@ -59,36 +76,89 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 static int ctl_listen(const char *path)
 {
 	struct sockaddr_un sa;
-	char dir[sizeof(sa.sun_path)];
 	mode_t old;
 	int fd, err;
 
 	err = make_addr(path, &sa);
 	if (err)
 		return err;
-	strcpy(dir, path);
-	/* Its own directory, so the socket is never briefly world-open. */
-	if (mkdir(dirname(dir), 0700) && errno != EEXIST)
-		return -errno;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* A stale socket from a daemon that died: replace it, but never
-	 * steal the socket of a daemon that is alive. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
+	/* We hold PATH.lock (ctl_lock): a socket already there is a dead
+	 * daemon's, never a live one's. */
 	unlink(path);
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (err || listen(fd, 16)) {
+	if (err || listen(fd, 64)) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+int ctl_lock(const char *path)
+{
+	struct sockaddr_un sa;
+	char dir[sizeof(sa.sun_path)], lock[sizeof(sa.sun_path) + 8];
+	char pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (make_addr(path, &sa)) {
+		fprintf(stderr, "tcpwatch: --ctl %s: path too long (at most %zu bytes)\n",
+			path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(dir, path);
+	/* Its own directory, so the socket is never briefly world-open. */
+	if (mkdir(dirname(dir), 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		fprintf(stderr, "tcpwatch: cannot create the control socket's directory %s: %s%s\n",
+			dir, strerror(-err),
+			err == -ENOENT ? " (its parent does not exist: create it, or use --ctl PATH)" :
+			err == -EACCES ? " (run as root, or use --ctl PATH in a directory you own)" :
+					 " (use --ctl PATH)");
+		return err;
+	}
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "tcpwatch: cannot open the lock file %s: %s (%s)\n",
+			lock, strerror(-err),
+			err == -EACCES || err == -EPERM ?
+				"run as root, or use --ctl PATH in a directory you own" :
+				"use --ctl PATH");
+		return err;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		if (err == -EWOULDBLOCK)
+			fprintf(stderr, "tcpwatch: another daemon%s%s%s is running on %s: stop it first, or give this one its own --ctl PATH\n",
+				pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "",
+				path);
+		else
+			fprintf(stderr, "tcpwatch: cannot lock %s: %s\n", lock,
+				strerror(-err));
+		close(fd);
+		return err;
+	}
+	/* The holder's pid, for the second daemon's message only. */
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n) {
+		/* the second daemon's message loses the pid, nothing else */
+	}
+	ctl.lock_fd = fd;
+	return 0;
 }
 
 static void client_free(struct daemon *d, struct ctl_client *c)
@@ -101,6 +171,7 @@ static void client_free(struct daemon *d, struct ctl_client *c)
 		*pp = c->next;
 	daemon_io_del(d, c->fd);
 	close(c->fd);
+	query_cursor_free(c->cur);
 	json_free(&c->out);
 	free(c);
 }
@@ -133,6 +204,15 @@ static void ctl_accept(struct daemon *d, struct daemon_io *io, __u32 events)
 		if (fd < 0)
 			return;
 		if (n >= CTL_MAX_CLIENTS) {
+			char msg[80];
+			int len = snprintf(msg, sizeof(msg),
+					   "error: too many clients (%d); try again\n",
+					   CTL_MAX_CLIENTS);
+
+			/* A new socket's buffer always takes one line. */
+			if (send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				/* nothing else to tell it */
+			}
 			close(fd);
 			continue;
 		}
@@ -157,35 +237,83 @@ static void ctl_accept(struct daemon *d, struct daemon_io *io, __u32 events)
 	}
 }
 
-static void answer(struct daemon *d, struct ctl_client *c)
+int ctl_parse(char *in, size_t len, char **argv, int max, bool *end,
+	      const char **err)
 {
-	char *argv[CTL_MAX_ARGS], *save = NULL;
+	char *save = NULL;
 	int argc = 0;
 
-	c->answered = true;
-	if (!memchr(c->in, '\n', c->in_len) &&
-	    c->in_len >= CTL_MAX_REQ - 1) {
-		json_lit(&c->out, "error: request too long\n");
-		return;
+	*end = false;
+	*err = NULL;
+	if (!memchr(in, '\n', len) && len >= CTL_MAX_REQ - 1) {
+		*err = "request too long";
+		return 0;
 	}
-	c->in[c->in_len] = 0;
-	c->in[strcspn(c->in, "\r\n")] = 0;
-	for (char *t = strtok_r(c->in, " ", &save); t && argc < CTL_MAX_ARGS;
-	     t = strtok_r(NULL, " ", &save))
+	in[len] = 0;
+	in[strcspn(in, "\r\n")] = 0;
+	for (char *t = strtok_r(in, " ", &save); t;
+	     t = strtok_r(NULL, " ", &save)) {
+		if (argc && !strcmp(t, "end=1")) {
+			*end = true;	/* the protocol's, not the query's */
+			continue;
+		}
+		if (argc == max) {
+			*err = "too many arguments";
+			return 0;
+		}
 		argv[argc++] = t;
-	if (!argc) {
-		json_lit(&c->out, "error: empty request\n");
+	}
+	if (!argc)
+		*err = "empty request";
+	return argc;
+}
+
+static void answer(struct daemon *d, struct ctl_client *c)
+{
+	char *argv[CTL_MAX_ARGS];
+	const char *err;
+	int argc;
+
+	c->answered = true;
+	argc = ctl_parse(c->in, c->in_len, argv, CTL_MAX_ARGS, &c->end, &err);
+	if (err) {
+		json_lit(&c->out, "error: ");
+		json_raw(&c->out, err, strlen(err));
+		json_ch(&c->out, '\n');
 		return;
 	}
 	for (const struct query_cmd *q = query_cmds; q->name; q++) {
 		if (!strcmp(argv[0], q->name)) {
-			q->fn(d, &c->out, argv + 1, argc - 1);
+			if (q->open)
+				c->cur = q->open(d, &c->out, argv + 1,
+						 argc - 1);
+			else
+				q->fn(d, &c->out, argv + 1, argc - 1);
 			return;
 		}
 	}
 	json_lit(&c->out, "error: unknown request \"");
 	json_raw(&c->out, argv[0], strlen(argv[0]));
 	json_lit(&c->out, "\"\n");
+}
+
+/*
+ * Refill the client's buffer from its cursor once what was there has
+ * been sent; at the end, the end marker if it asked for one.
+ */
+static void fill(struct daemon *d, struct ctl_client *c)
+{
+	if (c->out_off < c->out.len)
+		return;
+	c->out_off = c->out.len = 0;
+	if (!c->cur)
+		return;
+	if (query_next(d, c->cur, &c->out, CTL_CHUNK)) {
+		query_cursor_free(c->cur);
+		c->cur = NULL;
+		if (c->end)
+			json_lit(&c->out, CTL_END);
+	}
 }
 
 static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events)
@@ -209,9 +337,15 @@ static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events)
 		    c->in_len < CTL_MAX_REQ - 1)
 			return;
 		answer(d, c);
+		if (!c->cur && c->end)
+			json_lit(&c->out, CTL_END);	/* already whole */
+		c->since_ns = mono_ns();
 		daemon_io_mod(d, c->fd, EPOLLOUT, &c->io);
 	}
-	while (c->out_off < c->out.len) {
+	for (;;) {
+		fill(d, c);
+		if (c->out_off == c->out.len)
+			break;
 		n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
 			 MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN)
@@ -221,6 +355,7 @@ static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events)
 			return;
 		}
 		c->out_off += n;
+		c->since_ns = mono_ns();	/* it reads: no deadline */
 	}
 	/*
 	 * Answered. Closing with unread input would reset the connection
@@ -239,14 +374,15 @@ static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events)
 	client_free(d, c);
 }
 
-/* drop clients stuck for longer than the control timeout */
+/* drop clients that took nothing (or sent no request) for the timeout */
 static void ctl_expire(struct daemon *d, __u64 now_ns)
 {
 	struct ctl_client *c = ctl.clients, *next;
 
 	for (; c; c = next) {
 		next = c->next;
-		if (now_ns - c->since_ns > CTL_TIMEOUT_NS)
+		if (now_ns - c->since_ns >
+		    (c->answered ? CTL_IDLE_NS : CTL_TIMEOUT_NS))
 			client_free(d, c);
 	}
 }
@@ -261,10 +397,12 @@ int ctl_attach(struct daemon *d, const char *path)
 {
 	int err;
 
+	if (ctl.lock_fd < 0 && (err = ctl_lock(path)))
+		return err;
 	ctl.fd = ctl_listen(path);
 	if (ctl.fd < 0) {
 		fprintf(stderr,
-			"tcpwatch: cannot listen on %s: %s (another daemon running? use --ctl PATH)\n",
+			"tcpwatch: cannot listen on %s: %s (use --ctl PATH)\n",
 			path, strerror(-ctl.fd));
 		return ctl.fd;
 	}
@@ -281,11 +419,21 @@ int ctl_attach(struct daemon *d, const char *path)
 	return err;
 }
 
+/* Write n bytes to stdout; false once stdout fails. */
+static bool out(const char *p, size_t n)
+{
+	return !n || fwrite(p, 1, n, stdout) == n;
+}
+
 int ctl_request(const char *path, const char *req)
 {
+	static const char end[] = CTL_END;
+	const size_t elen = sizeof(end) - 1;
 	struct sockaddr_un sa;
-	char buf[65536];
-	size_t len = strlen(req);
+	/* the last elen bytes are held back until more come: the marker */
+	char buf[65536 + sizeof(end)];
+	size_t held = 0, len = strlen(req);
+	bool first = true, complete = false;
 	int fd, err;
 
 	err = make_addr(path, &sa);
@@ -307,34 +455,58 @@ int ctl_request(const char *path, const char *req)
 		close(fd);
 		return err;
 	}
-	if (write(fd, req, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
+	/*
+	 * A daemon with too many clients answers and closes before reading
+	 * the request: the send may fail (EPIPE, no SIGPIPE), the answer is
+	 * still there to read.
+	 */
+	if (send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len)
+		send(fd, " end=1\n", 7, MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
-	for (bool first = true;; first = false) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+	for (;;) {
+		ssize_t n = read(fd, buf + held, sizeof(buf) - held);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : 0;
+		if (n < 0) {
+			err = -errno;	/* ECONNRESET: cut short */
 			break;
 		}
+		if (n == 0) {
+			complete = held == elen && !memcmp(buf, end, elen);
+			break;
+		}
+		n += held;
 		/* The daemon refused the request: say why, fail. */
 		if (first && n >= 7 && !memcmp(buf, "error: ", 7)) {
-			fprintf(stderr, "tcpwatch: %.*s", (int)n - 7, buf + 7);
-			err = -EINVAL;
-			break;
+			size_t m = n;
+
+			if (m >= elen && !memcmp(buf + m - elen, end, elen))
+				m -= elen;
+			fprintf(stderr, "tcpwatch: %.*s", (int)m - 7, buf + 7);
+			if (m && buf[m - 1] != '\n')
+				fputc('\n', stderr);
+			close(fd);
+			return -EINVAL;
 		}
-		if (fwrite(buf, 1, n, stdout) != (size_t)n) {
+		first = false;
+		held = (size_t)n < elen ? (size_t)n : elen;
+		if (!out(buf, n - held)) {
 			err = -EIO;
 			break;
 		}
+		memmove(buf, buf + n - held, held);
 	}
 	close(fd);
-	if (fflush(stdout))
+	if (fflush(stdout) && !err)
 		err = -errno;
+	if (!err && !complete) {
+		out(buf, held);
+		fflush(stdout);
+		err = -EPIPE;
+	}
+	if (err == -EPIPE || err == -ECONNRESET)
+		fprintf(stderr, "tcpwatch: the answer from %s was cut short: the daemon dropped the connection (stopped, or this client read nothing for %llu s)\n",
+			path, CTL_IDLE_NS / 1000000000ULL);
 	return err;
 }

@@ -8,6 +8,7 @@
 
 #include "core/daemon.h"
 #include "core/emit.h"
+#include "core/output.h"
 #include "ctl/query.h"
 #include "diag/findings.h"
 #include "diag/sweep.h"
@@ -76,6 +77,8 @@ static int parse_ls(char **argv, int argc, struct ls_filter *f,
 			goto bad;
 		continue;
 bad:
+		if (v)
+			v[-1] = '=';	/* the whole key=value in the message */
 		json_lit(b, "error: bad filter \"");
 		json_raw(b, argv[i], strlen(argv[i]));
 		json_lit(b, "\"\n");
@@ -217,33 +220,86 @@ static void ls_print(struct printer *p, const struct sock_entry *e,
 	print_nl_json(p);
 }
 
-void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
+/* An ls answer in progress: the matching cookies, sorted at the start. */
+struct query_cursor {
+	struct ls_filter f;
+	__u64 *cookies;
+	__u32 n, at;
+};
+
+void query_cursor_free(struct query_cursor *c)
+{
+	if (c)
+		free(c->cookies);
+	free(c);
+}
+
+static struct query_cursor *query_ls_open(struct daemon *d, struct jbuf *b,
+					  char **argv, int argc)
 {
 	struct table *t = &d->tab;
-	struct ls_filter f;
-	struct printer p;
+	struct query_cursor *c;
 	struct sock_entry *e;
 	__u32 i, n = 0, *idx;
-	__u64 now = mono_ns();
 
-	if (parse_ls(argv, argc, &f, b))
-		return;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_lit(b, "error: out of memory\n");
+		return NULL;
+	}
+	if (parse_ls(argv, argc, &c->f, b)) {
+		free(c);
+		return NULL;
+	}
 	daemon_sync(d);
 	idx = malloc((t->count + 1) * sizeof(*idx));
-	if (!idx) {
+	/* Cookies, not slots: slots are reused while the answer streams. */
+	c->cookies = malloc((t->count + 1) * sizeof(*c->cookies));
+	if (!idx || !c->cookies) {
+		free(idx);
+		query_cursor_free(c);
 		json_lit(b, "error: out of memory\n");
-		return;
+		return NULL;
 	}
 	table_for_each(t, e, i)
-		if (ls_match(&f, e))
+		if (ls_match(&c->f, e))
 			idx[n++] = i;
 	sort_tab = t;
 	qsort(idx, n, sizeof(*idx), cmp_entries);
-	print_init(&p, b, f.json);
-	print_text(&p, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
 	for (i = 0; i < n; i++)
-		ls_print(&p, &t->v[idx[i]], now);
+		c->cookies[i] = t->v[idx[i]].cookie;
+	c->n = n;
 	free(idx);
+	if (!c->f.json)
+		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
+	return c;
+}
+
+bool query_next(struct daemon *d, struct query_cursor *c, struct jbuf *b,
+		size_t want)
+{
+	__u64 now = mono_ns();
+	struct printer p;
+
+	print_init(&p, b, c->f.json);
+	while (c->at < c->n && b->len < want) {
+		struct sock_entry *e = table_find(&d->tab, c->cookies[c->at++]);
+
+		/* gone, or no longer matching (its state moved on) */
+		if (!e || !ls_match(&c->f, e))
+			continue;
+		ls_print(&p, e, now);
+	}
+	return c->at == c->n;
+}
+
+void query_ls(struct daemon *d, struct jbuf *b, char **argv, int argc)
+{
+	struct query_cursor *c = query_ls_open(d, b, argv, argc);
+
+	if (c)
+		query_next(d, c, b, (size_t)-1);
+	query_cursor_free(c);
 }
 
 /* Counters by event kind: {"state":N,...} in JSON. */
@@ -325,10 +381,19 @@ static void stats_print(struct daemon *d, struct printer *p)
 	print_u64(p, PRINT_ANY, "peers_full", "%llu not counted\n",
 		  g->agg_full);
 	print_close_object(p);
+	/* Records dropped because the reader was slow or writes failed. */
 	print_u64(p, PRINT_ANY, "output_records",
 		  "output          %llu records, ", d->lines);
-	print_u64(p, PRINT_ANY, "output_bytes", "%llu bytes\n",
-		  d->out.written + d->out.len);
+	print_u64(p, PRINT_ANY, "output_bytes", "%llu bytes; ",
+		  d->out.written + output_pending(d));
+	print_u64(p, PRINT_ANY, "output_dropped", "%llu dropped ",
+		  d->outq.dropped_total + d->outq.dropped);
+	print_u64(p, PRINT_ANY, "output_dropped_bytes", "(%llu bytes), ",
+		  d->outq.dropped_bytes_total + d->outq.dropped_bytes);
+	print_u64(p, PRINT_ANY, "output_write_errors", "%llu write errors, ",
+		  d->outq.errors);
+	print_u64(p, PRINT_ANY, "output_pending_bytes", "%llu bytes pending\n",
+		  output_pending(d));
 	print_close_object(p);
 	print_nl_json(p);
 }
@@ -388,9 +453,9 @@ static void query_ping(struct daemon *d, struct jbuf *b, char **argv,
 }
 
 const struct query_cmd query_cmds[] = {
-	{ "ls", query_ls },
-	{ "diag", query_diag },
-	{ "stats", query_stats },
-	{ "ping", query_ping },
-	{ NULL, NULL },
+	{ "ls", query_ls, query_ls_open },
+	{ "diag", query_diag, NULL },
+	{ "stats", query_stats, NULL },
+	{ "ping", query_ping, NULL },
+	{ NULL, NULL, NULL },
 };

@@ -91,8 +91,9 @@ int diag_opts_set(struct diag_opts *o, const char *kv, char *err,
 			continue;
 		errno = 0;
 		v = strtod(eq + 1, &end);
-		if (errno || end == eq + 1 || *end || v < t->min ||
-		    v > t->max ||
+		/* !(in range), not (out of range): NaN is neither */
+		if (errno || end == eq + 1 || *end ||
+		    !(v >= t->min && v <= t->max) ||
 		    (t->kind == DT_U32 && v != (double)(__u32)v)) {
 			snprintf(err, errlen,
 				 "bad value for threshold %s: \"%s\" (%s %g..%g)",
@@ -111,4 +112,15 @@ int diag_opts_set(struct diag_opts *o, const char *kv, char *err,
 		 "unknown threshold \"%s\" (KEY=VALUE; `tcpwatch run --help` lists the keys)",
 		 kv);
 	return -EINVAL;
+}
+
+int diag_opts_check(const struct diag_opts *o, char *err, size_t errlen)
+{
+	if (o->tw_critical < o->tw_fraction) {
+		snprintf(err, errlen,
+			 "threshold tw_critical (%g) is below tw_fraction (%g): critical must be at least the warning level",
+			 o->tw_critical, o->tw_fraction);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -58,6 +58,9 @@ void diag_opts_default(struct diag_opts *o);
 /* Parse "key=value"; 0 or -EINVAL with a message in err. */
 int diag_opts_set(struct diag_opts *o, const char *kv, char *err,
 		  size_t errlen);
+/* The thresholds that bound each other (tw_critical >= tw_fraction),
+ * once every -T is in: 0 or -EINVAL with a message in err. */
+int diag_opts_check(const struct diag_opts *o, char *err, size_t errlen);
 /* The keys, defaults and meanings, for --help. */
 const char *diag_opts_help(void);
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <limits.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -172,15 +173,24 @@ void wallclock_sync(struct wallclock *w)
 
 size_t wallclock_fmt(struct wallclock *w, __u64 mono, char out[32])
 {
-	long long ns = (long long)mono + w->offset_ns;
-	long long sec = ns / 1000000000LL;
-	unsigned int us = (unsigned int)(ns % 1000000000LL / 1000);
+	long long ns, sec;
+	unsigned int us;
 
+	/* A record's timestamp is the kernel's, but never trusted to be
+	 * sane (fuzz_records): saturate instead of overflowing. */
+	if (__builtin_add_overflow((long long)(mono & LLONG_MAX), w->offset_ns,
+				   &ns))
+		ns = LLONG_MAX;
+	if (ns < 0)
+		ns = 0;
+	sec = ns / 1000000000LL;
+	us = (unsigned int)(ns % 1000000000LL / 1000);
 	if (sec != w->cached_sec) {
 		time_t t = sec;
 		struct tm tm;
 
-		gmtime_r(&t, &tm);
+		if (!gmtime_r(&t, &tm))
+			memset(&tm, 0, sizeof(tm));
 		strftime(w->prefix, sizeof(w->prefix), "%Y-%m-%dT%H:%M:%S",
 			 &tm);
 		w->cached_sec = sec;

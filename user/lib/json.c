@@ -222,8 +222,12 @@ void json_fixed(struct jbuf *b, __u64 v, int decimals)
 
 void json_real(struct jbuf *b, double v)
 {
-	if (v < 0)
+	/* NaN and negatives as 0; saturate where v * 1000 leaves __u64
+	 * (found by fuzz_json: the conversion is undefined there) */
+	if (!(v >= 0))
 		v = 0;
+	if (v > 18e15)
+		v = 18e15;
 	json_fixed(b, (__u64)(v * 1000 + 0.5), 3);
 }
 

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The record decoder: a /dev/tcpwatch read stream (records of
+ * TCPW_EVENT_SIZE; a truncated tail is dropped as kmod.c does) with
+ * garbage in every field, through the daemon's record path: version
+ * and kind checks, the table, the diagnostics, the NDJSON writer.
+ * Every record written must parse.
+ */
+#include "core/daemon.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	static struct daemon d;
+	struct tcpw_event ev;
+
+	if (daemon_init_offline(&d, -1))
+		return 0;
+	/* output to memory, as the live daemon formats it */
+	if (json_init(&d.out, -1, 1 << 16)) {
+		daemon_free(&d);
+		return 0;
+	}
+	d.has_out = true;
+	for (size_t off = 0; off + TCPW_EVENT_SIZE <= size;
+	     off += TCPW_EVENT_SIZE) {
+		memcpy(&ev, data + off, sizeof(ev));
+		/* mostly valid versions, so the table is reached */
+		if (ev.version & 0x80)
+			ev.version = TCPW_ABI_VERSION;
+		daemon_handle_event(&d, &ev);
+	}
+	fuzz_lines_parse(&d.out, 0);
+	daemon_free(&d);
+	return 0;
+}

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: GPL-2.0
+# Output never holds up the loop: a stalled reader, a full disk and a
+# file that refuses writes cost records (counted, reported in a "lost"
+# record with "where":"output"), never the table, the control socket,
+# a signal, or a whole line.
+
+PORT=8080
+
+churn() {	# connections in $NS until the test ends
+	bg srv nsx "$TCPX" server -n 0 $PORT
+	wait_for srv listening
+	bg cli nsx "$TCPX" client --loop -n 0 $PORT
+}
+
+# poll SECONDS CMD...: until CMD succeeds
+poll() {
+	local i n=$(($1 * 10))
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_to FILE [run options]: the daemon with stdout to FILE (a FIFO)
+start_to() {
+	local out=$1 i
+	shift
+	"$TCPWATCH" run --source "$SRC" -N "$NS" --ctl "$DIR/ctl.sock" \
+		--sample-ms 0 --reconcile-s 0 "$@" > "$out" 2> "$DIR/daemon.err" &
+	DPID=$!
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$DPID" 2>/dev/null || fail "daemon died: $(cat "$DIR/daemon.err")"
+		tw stats >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "daemon did not come up"
+}
+
+# stats with a bound: today's daemon never answers while it is stuck
+# in a write
+stat_within() {
+	timeout 10 "$TCPWATCH" stats -j --ctl "$DIR/ctl.sock" | jq -r "$1"
+}
+
+dropped() { (($(stat_within .output_dropped) > 0)); }
+
+# stop_daemon MAX-SECONDS: SIGTERM, it must be gone within the bound
+# with status 0 and a clean sanitizer log (the cleanup does not wait
+# for it again).
+stop_daemon() {
+	local t0=$EPOCHREALTIME rc=0 took
+	kill -TERM "$DPID"
+	poll "$1" eval '! kill -0 $DPID 2>/dev/null' ||
+		fail "daemon still running $1 s after SIGTERM"
+	wait "$DPID" || rc=$?
+	took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	echo "  time to exit after SIGTERM: $took s"
+	assert_eq "$rc" 0 "exit status after SIGTERM"
+	! grep -qE 'AddressSanitizer|runtime error' "$DIR/daemon.err" ||
+		fail "sanitizer: $(head -20 "$DIR/daemon.err")"
+	DPID=
+}
+
+# every line is a whole JSON object
+all_parse() {
+	jq -c . < "$1" > /dev/null || fail "$1 has a line that is not JSON"
+	[[ ! -s $1 || $(tail -c1 "$1" | od -An -c | tr -d ' ') == '\n' ]] ||
+		fail "$1 ends with a cut line"
+}
+
+# A reader that stops reading under churn: the daemon keeps draining
+# and answering; once the reader resumes, a lost record says how many
+# records the output dropped.
+test_output_stalled_reader() {
+	mkfifo "$DIR/fifo"
+	bash -c "while [[ ! -e $DIR/go ]]; do sleep 0.1; done; exec cat" \
+		< "$DIR/fifo" > "$DIR/reader.out" &
+	PIDS+=($!)
+	start_to "$DIR/fifo"
+	churn
+	poll 60 dropped || fail "no output dropped with a stalled reader"
+	local i t0 ms max=0
+	for ((i = 0; i < 5; i++)); do
+		t0=$EPOCHREALTIME
+		timeout 10 "$TCPWATCH" stats --ctl "$DIR/ctl.sock" >/dev/null ||
+			fail "stats failed during the stall"
+		ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+		((ms > max)) && max=$ms
+	done
+	echo "  time to answer stats during a stalled reader: max $max ms"
+	((max < 3000)) || fail "stats took $max ms during the stall"
+	# the table is kept: events are still counted
+	local ev1 ev2
+	ev1=$(stat_within .events_total)
+	poll 20 eval '(($(stat_within .events_total) > ev1))' || fail "no events counted during the stall"
+	touch "$DIR/go"
+	poll 30 grep -q '"where":"output"' "$DIR/reader.out" ||
+		fail "no lost record with where=output after the reader resumed"
+	stop_daemon 5
+	all_parse "$DIR/reader.out"
+	jq -e -s 'map(select(.type == "lost" and .where == "output")) |
+		length >= 1 and all(.count > 0 and .bytes > 0 and .total >= .count)' \
+		"$DIR/reader.out" > /dev/null || fail "lost record fields"
+	ev2=$(jq -s 'map(select(.type == "stop"))|length' "$DIR/reader.out")
+	assert_eq "$ev2" 1 "stop record after the reader resumed"
+}
+
+# `tcpwatch run | sleep`: the reader never reads; SIGTERM and SIGINT
+# still end the daemon at once.
+test_output_signal_while_stalled() {
+	local sig
+	for sig in TERM INT; do
+		mkfifo "$DIR/fifo.$sig"
+		sleep 1000 < "$DIR/fifo.$sig" &
+		PIDS+=($!)
+		start_to "$DIR/fifo.$sig"
+		[[ $sig == TERM ]] && churn
+		poll 60 dropped || fail "no output dropped with a stalled reader"
+		if [[ $sig == INT ]]; then
+			kill -INT "$DPID"
+			poll 3 eval '! kill -0 $DPID 2>/dev/null' ||
+				fail "daemon still running 3 s after SIGINT"
+			wait "$DPID" || fail "exit status after SIGINT"
+			DPID=
+		else
+			stop_daemon 3
+		fi
+	done
+}
+
+# A full filesystem: the error is said once, the loss counted, and
+# writing resumes when there is space again, with no cut line.
+test_output_disk_full() {
+	mkdir "$DIR/mnt"
+	mount -t tmpfs -o size=64k tcpwatch-test "$DIR/mnt" || fail "mount tmpfs"
+	trap 'rc=$?; umount -l "$DIR/mnt" 2>/dev/null || true; tw_cleanup $rc || exit 1' EXIT
+	tw_start -o "$DIR/mnt/events.ndjson"
+	churn
+	poll 60 eval '(($(stat_within .output_write_errors) > 0))' ||
+		fail "no write error on a full tmpfs"
+	poll 30 dropped || fail "nothing dropped on a full tmpfs"
+	kill -0 "$DPID" || fail "daemon ended on ENOSPC"
+	assert_eq "$(grep -c 'No space left on device' "$DIR/daemon.err")" 1 \
+		"ENOSPC reported once"
+	mount -o remount,size=64m "$DIR/mnt" || fail "remount"
+	poll 30 grep -q '"where":"output"' "$DIR/mnt/events.ndjson" ||
+		fail "no lost record once space was back"
+	grep -q 'writing output resumed' "$DIR/daemon.err" || fail "resume not said"
+	stop_daemon 5
+	all_parse "$DIR/mnt/events.ndjson"
+	umount "$DIR/mnt"
+}
+
+# A file that refuses every write: the daemon keeps running and
+# answering; at exit, the records it could not write make it fail.
+test_output_write_error() {
+	tw_start -o /proc/version
+	poll 30 eval '(($(stat_within .output_write_errors) > 0))' ||
+		fail "no write error counted for /proc/version"
+	tw stats > /dev/null || fail "stats"
+	kill -0 "$DPID" || fail "daemon ended on a write error"
+	assert_eq "$(grep -c 'writing output /proc/version' "$DIR/daemon.err")" 1 \
+		"error said once"
+	local rc=0
+	kill -TERM "$DPID"
+	wait "$DPID" || rc=$?
+	DPID=
+	assert_eq "$rc" 1 "exit status with unwritten records"
+}
+
+# A reader that goes away ends the daemon with status 0 (`run | head`).
+test_output_epipe() {
+	mkfifo "$DIR/fifo"
+	head -n 1 < "$DIR/fifo" > "$DIR/head.out" &
+	PIDS+=($!)
+	"$TCPWATCH" run --source "$SRC" -N "$NS" --ctl "$DIR/ctl.sock" \
+		--sample-ms 0 > "$DIR/fifo" 2> "$DIR/daemon.err" &
+	DPID=$!
+	poll 20 eval '! kill -0 $DPID 2>/dev/null' || fail "daemon outlived its reader"
+	local rc=0
+	wait "$DPID" || rc=$?
+	DPID=
+	assert_eq "$rc" 0 "exit status on a closed pipe"
+}

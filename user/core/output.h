@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where the NDJSON records go (stdout or -o FILE), without ever holding
+ * up the loop. Records are formatted into d->out (emit.c) and handed
+ * over whole at emit_tail(); the bytes wait there until the fd takes
+ * them. The buffer is bounded (OUT_BUF): when the reader is too slow
+ * (a pipe nobody reads) or a write fails (ENOSPC, EIO), new records
+ * are dropped whole, counted, and reported in a "lost" record with
+ * "where":"output" once writing resumes. A line is never cut: bytes
+ * already handed to the fd are always completed first.
+ *
+ * d->out holds [0, off) written, [off, mark) whole records waiting,
+ * [mark, len) the record being formatted.
+ */
+#ifndef TCPW_OUTPUT_H
+#define TCPW_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#define OUT_BUF		(1u << 20)
+/* Writing starts here; past it (the fd took nothing), records are
+ * dropped. A record is far below the 64 KiB left. */
+#define OUT_FLUSH_AT	(OUT_BUF - 64 * 1024)
+
+struct daemon;
+
+struct output {
+	bool live;		/* the daemon's: non-blocking, bounded */
+	bool pollable;		/* pipe, tty or socket: EPOLLOUT wakes us */
+	bool watching;		/* EPOLLOUT is armed */
+	bool stalled;		/* the last write did not finish: wait */
+	bool err_reported;	/* this error episode is on stderr */
+	bool gone;		/* EPIPE: the reader is done */
+	int restore_fd, restore_fl;	/* stdout's flags to put back */
+	size_t off, mark;
+	__u64 dropped, dropped_bytes;	/* since the last lost record */
+	__u64 dropped_total, dropped_bytes_total;
+	__u64 lost_records;		/* "lost" records written */
+	__u64 errors;			/* failed writes (not EAGAIN/EPIPE) */
+	int last_err;
+};
+
+/* The daemon's output: open o.output ("-": stdout) non-blocking where
+ * it can be, watch it on the loop. Errors are printed. */
+int output_open(struct daemon *d);
+/* The offline daemon's (tests, replay): blocking json_flush(), no drops. */
+void output_init_offline(struct daemon *d);
+/* A record ends at d->out.len: keep it, or drop it if there is no room.
+ * The hot path is a compare and two stores. */
+void output_full(struct daemon *d);
+#define output_commit(d) do {						\
+		if ((d)->out.len < OUT_FLUSH_AT) {			\
+			(d)->outq.mark = (d)->out.len;			\
+			(d)->lines++;					\
+		} else {						\
+			output_full(d);					\
+		}							\
+	} while (0)
+/* Between records: write what the fd takes now (a failed write is
+ * retried: this is the retry), and the lost record once the backlog
+ * is out. -EPIPE once the reader is gone, else 0. */
+int output_flush(struct daemon *d);
+/* At exit: the rest, waiting at most about a second for a slow reader. */
+int output_close(struct daemon *d);
+void output_free(struct daemon *d);
+/* Bytes handed over but not yet written. */
+size_t output_pending(const struct daemon *d);
+
+#endif
