@@ -83,13 +83,15 @@ tw_main() {
 }
 
 # tw_start [run options]: the daemon in the host netns, watching $NS.
-tw_start() {
+# daemon_up ARGS...: start the daemon, its NDJSON and control socket in
+# $DIR, and wait (30 s at most) until it answers.
+daemon_up() {
 	local i
-	"$TCPWATCH" run --source "$SRC" -N "$NS" -o "$DIR/events.ndjson" \
-		--ctl "$DIR/ctl.sock" --sample-ms 0 --reconcile-s 0 "$@" \
+	"$TCPWATCH" run --source "$SRC" -o "$DIR/events.ndjson" \
+		--ctl "$DIR/ctl.sock" --sample-ms 0 "$@" \
 		2> "$DIR/daemon.err" &
 	DPID=$!
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		kill -0 "$DPID" 2>/dev/null ||
 			fail "daemon died: $(cat "$DIR/daemon.err")"
 		"$TCPWATCH" stats --ctl "$DIR/ctl.sock" >/dev/null 2>&1 &&
@@ -97,6 +99,11 @@ tw_start() {
 		sleep 0.05
 	done
 	fail "daemon did not come up"
+}
+
+# tw_start ARGS...: the daemon watching this test's netns only.
+tw_start() {
+	daemon_up -N "$NS" --reconcile-s 0 "$@"
 }
 
 tw() {	# tw ls|stats ...: ask this test's daemon

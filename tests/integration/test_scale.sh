@@ -48,19 +48,7 @@ scale_netns() {
 
 # scale_start [run options]: the daemon on every netns, this port only
 scale_start() {
-	local i
-	"$TCPWATCH" run --source "$SRC" -p "$PORT" -o "$DIR/events.ndjson" \
-		--ctl "$DIR/ctl.sock" --sample-ms 0 "$@" \
-		2> "$DIR/daemon.err" &
-	DPID=$!
-	for ((i = 0; i < 600; i++)); do
-		kill -0 "$DPID" 2>/dev/null ||
-			fail "daemon died: $(cat "$DIR/daemon.err")"
-		"$TCPWATCH" stats --ctl "$DIR/ctl.sock" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.05
-	done
-	fail "daemon did not come up"
+	daemon_up -p "$PORT" "$@"
 }
 
 # cpu_ticks PID: utime + stime of every thread, in clock ticks
