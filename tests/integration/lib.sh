@@ -11,6 +11,10 @@ SRC=${TCPWATCH_SOURCE:-bpf}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
+# How much slower than a real CPU this machine runs the tests: the QEMU
+# VM (TCG) sets 5; bounds on time and CPU share scale with it.
+TW_SLOWDOWN=${TW_SLOWDOWN:-1}
+
 NS= DIR= DPID= PIDS=()
 
 fail() {

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs every test_* function of tests/integration/test_*.sh, each in
 # its own subshell, netns and daemon. Prints "ok NAME" / "FAIL NAME".
-# $1: optional substring filter on test names; $TW_EXCLUDE: a substring
-# of test names not to run (named in a "#" line, never counted).
+# $1: optional substring filter on test names; $TW_EXCLUDE: substrings
+# (space-separated) of test names not to run (named in a "#" line,
+# never counted).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 filter=${1:-}
@@ -12,7 +13,11 @@ for f in tests/integration/test_*.sh; do
 	for t in $(bash -c "source tests/integration/lib.sh; source $f; declare -F" |
 		   awk '$3 ~ /^test_/ {print $3}'); do
 		[[ -z $filter || $t == *"$filter"* ]] || continue
-		if [[ -n ${TW_EXCLUDE:-} && $t == *"$TW_EXCLUDE"* ]]; then
+		skip=
+		for x in ${TW_EXCLUDE:-}; do
+			[[ $t == *"$x"* ]] && skip=1
+		done
+		if [[ -n $skip ]]; then
 			echo "# not run in this pass: $t"
 			continue
 		fi
