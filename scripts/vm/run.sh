@@ -18,7 +18,7 @@
 #   TCPW_VM_KVM=1      use KVM (opt-in; TCG is the default, KVM fails on
 #                      some hosts)
 #   TCPW_VM_TCG_THREAD single (default) or multi: TCG's threading
-#   TCPW_VM_TIMEOUT    seconds before a VM is killed (default 1500)
+#   TCPW_VM_TIMEOUT    seconds before a VM is killed (default 3600)
 #   TCPW_VM_MEM / TCPW_VM_SMP   memory in MiB (2048) / CPUs (2)
 #   TCPW_VM_APPEND     more kernel command line
 #
@@ -114,7 +114,7 @@ vm_kernel() {
 	append+=" tcpw.repo=$repo ${cmdline_build:-} ${TCPW_VM_APPEND:-}"
 
 	t_boot=$(date +%s.%N)
-	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-1500}" \
+	timeout --foreground -k 10 "${TCPW_VM_TIMEOUT:-3600}" \
 		"$qemu" "${accel[@]}" -smp "${TCPW_VM_SMP:-2}" -m "${TCPW_VM_MEM:-2048}" \
 		-nographic -no-reboot -nic none \
 		-kernel "$image" -initrd "$vm/initramfs.cpio.gz" \
