@@ -66,16 +66,36 @@ struct sock_common {
 	volatile unsigned char skc_state;
 	possible_net_t skc_net;
 	atomic64_t skc_cookie;		/* 0 until first asked for */
+	struct sock *skc_listener;	/* request socks (rsk_listener); in a
+					 * union with skc_flags */
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 };
 
+struct kernfs_node {
+	__u64 id;			/* the cgroup id on cgroup2 */
+};
+
+/* ancestors[] since 6.1; the older ancestor_ids[] in core_fixes.bpf.h */
+struct cgroup {
+	struct kernfs_node *kn;
+	int level;			/* the root is 0 */
+	struct cgroup *ancestors[];	/* all ancestors including self */
+};
+
+/* CONFIG_SOCK_CGROUP_DATA; before 5.15 see core_fixes.bpf.h */
+struct sock_cgroup_data {
+	struct cgroup *cgroup;		/* v2: the creator's cgroup */
+};
+
 struct sock {
 	struct sock_common __sk_common;
+	struct sock_cgroup_data sk_cgrp_data;
 	int sk_rcvbuf;
 	int sk_sndbuf;
 	int sk_wmem_queued;
 	__u16 sk_protocol;		/* a bitfield before 5.6 */
+	__u16 sk_type;			/* SOCK_*; a bitfield before 5.6 */
 };
 
 struct inet_sock {
@@ -111,21 +131,51 @@ struct net_device {
 
 struct sk_buff {
 	struct net_device *dev;
+	struct sock *sk;		/* owner, or the early-demuxed socket */
 	unsigned char *head;
+	__be16 protocol;		/* ETH_P_*, network order */
 	__u16 transport_header;		/* offsets from head */
 	__u16 network_header;
 };
 
+/* The context of an iter/tcp program. */
+struct bpf_iter_meta {
+	void *seq;
+	__u64 session_id;
+	__u64 seq_num;
+};
+
+struct bpf_iter__tcp {
+	struct bpf_iter_meta *meta;
+	struct sock_common *sk_common;
+};
+
 #pragma clang attribute pop
+
+/*
+ * Only the names: their values differ between kernels (SKB_CONSUMED came
+ * in between), so CO-RE takes each from the running kernel's BTF.
+ */
+enum skb_drop_reason {
+	SKB_DROP_REASON_NOT_SPECIFIED = 1,
+};
 
 /* include/uapi/linux/bpf.h */
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_SK_STORAGE = 24,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
 enum {
 	BPF_F_NO_PREALLOC = (1U << 0),
+	BPF_F_NO_COMMON_LRU = (1U << 1),
+};
+
+enum {
+	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
 };
 
 enum {
@@ -145,5 +195,8 @@ enum {
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
+#define SOCK_STREAM	1
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
 
 #endif /* TCPW_KERNEL_TYPES_H */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/tcpwatch: read() whole records, poll(), two ioctls.
+ * /dev/tcpwatch: read() whole records, poll(), ioctls.
  *
  * Capture runs only while the device is open: the first open empties
  * the ring, zeroes the counters and turns the probes on; the last
@@ -50,6 +50,45 @@ struct tcpw_counters {
 
 static DEFINE_PER_CPU(struct tcpw_counters, tcpw_counters);
 
+/*
+ * The namespaces a full ring lost table events of, for
+ * TCPW_IOC_LOST_NETNS. Only touched when the ring is full, so a lock is
+ * cheap enough; raw, because probes run with preemption off, also on
+ * PREEMPT_RT.
+ */
+static DEFINE_RAW_SPINLOCK(lost_lock);
+static struct tcpw_lost_netns lost_netns;
+
+static void lost_netns_note(u32 netns)
+{
+	unsigned long flags;
+	u32 i;
+
+	raw_spin_lock_irqsave(&lost_lock, flags);
+	for (i = 0; i < lost_netns.nr; i++)
+		if (lost_netns.netns[i] == netns)
+			goto out;
+	if (lost_netns.nr < TCPW_LOST_NETNS_MAX)
+		lost_netns.netns[lost_netns.nr++] = netns;
+	else
+		lost_netns.overflow = 1;
+out:
+	raw_spin_unlock_irqrestore(&lost_lock, flags);
+}
+
+/* Copy the set out and empty it; out == NULL only empties it. */
+static void lost_netns_take(struct tcpw_lost_netns *out)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lost_lock, flags);
+	if (out)
+		*out = lost_netns;
+	lost_netns.nr = 0;
+	lost_netns.overflow = 0;
+	raw_spin_unlock_irqrestore(&lost_lock, flags);
+}
+
 static struct tcpw_ring ring;
 static u32 wake_records;		/* pending count that wakes */
 static u32 flush_jiffies;		/* 0: no flush timer */
@@ -82,20 +121,24 @@ static void flush_timer_fn(struct timer_list *t)
 		mod_timer(&flush_timer, jiffies + flush_jiffies);
 }
 
-void tcpw_emit(const struct tcpw_event *ev)
+bool tcpw_emit(const struct tcpw_event *ev)
 {
 	u32 pending;
 
 	if (WARN_ON_ONCE(ev->kind == 0 || ev->kind >= TCPW_EV_MAX))
-		return;
+		return false;
 	pending = tcpw_ring_push(&ring, ev);
 	if (unlikely(!pending)) {
 		this_cpu_inc(tcpw_counters.drops[ev->kind]);
-		return;
+		/* samples are tried again, drops are not in the table */
+		if (ev->kind != TCPW_EV_SAMPLE && ev->kind != TCPW_EV_DROP)
+			lost_netns_note(ev->netns);
+		return false;
 	}
 	this_cpu_inc(tcpw_counters.events[ev->kind]);
 	if (pending == wake_records)
 		irq_work_queue(&wake_work);
+	return true;
 }
 
 static void counters_reset(void)
@@ -138,6 +181,8 @@ static int tcpw_open(struct inode *inode, struct file *file)
 		tcpw_ring_discard(&ring);
 		mutex_unlock(&consume_lock);
 		counters_reset();
+		lost_netns_take(NULL);
+		tcpw_drop_reset();
 		smp_store_release(&tcpw_active, true);
 		if (flush_jiffies)
 			mod_timer(&flush_timer, jiffies + flush_jiffies);
@@ -197,10 +242,26 @@ static __poll_t tcpw_poll(struct file *file, poll_table *wait)
 	return tcpw_ring_pending(&ring) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
+static long lost_netns_ioctl(void __user *uarg)
+{
+	struct tcpw_lost_netns l;
+
+	lost_netns_take(&l);
+	if (!copy_to_user(uarg, &l, sizeof(l)))
+		return 0;
+	/* not handed over: every netns is suspect now */
+	raw_spin_lock_irq(&lost_lock);
+	lost_netns.overflow = 1;
+	raw_spin_unlock_irq(&lost_lock);
+	return -EFAULT;
+}
+
 static long tcpw_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+	struct tcpw_drop_reason r;
 	struct tcpw_stats st;
+	int ret;
 
 	switch (cmd) {
 	case TCPW_IOC_GET_STATS:
@@ -208,6 +269,17 @@ static long tcpw_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 	case TCPW_IOC_GET_VERSION:
 		return put_user((__u32)TCPW_ABI_VERSION, (__u32 __user *)uarg);
+	case TCPW_IOC_DROP_REASON:
+		if (copy_from_user(&r, uarg, sizeof(r)))
+			return -EFAULT;
+		ret = tcpw_drop_reason_name(r.reason, r.name, sizeof(r.name));
+		if (ret)
+			return ret;
+		return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
+	case TCPW_IOC_DROP_FOLDED:
+		return put_user(tcpw_drop_folded(), (__u64 __user *)uarg);
+	case TCPW_IOC_LOST_NETNS:
+		return lost_netns_ioctl(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcpwatch: TCP state transitions, retransmits, resets and rate-limited
- * window samples from the TCP tracepoints, as fixed-size records on
+ * tcpwatch: TCP state transitions, retransmits, resets from the TCP
+ * tracepoints, and periodic window samples, as fixed-size records on
  * /dev/tcpwatch. The same records as the BPF programs in bpf/; see
  * include/uapi/tcpwatch.h and Documentation/kmod.md.
  */
@@ -17,18 +17,23 @@
 static unsigned int ring_bytes = 8U << 20;
 module_param(ring_bytes, uint, 0444);
 MODULE_PARM_DESC(ring_bytes,
-		 "Event ring size in bytes, used in whole 144-byte records (default 8388608 = 58254 records; 4096..1073741824)");
+		 "Event ring size in bytes, used in whole 160-byte records (default 8388608 = 52428 records; 4096..1073741824)");
 
 static unsigned int sample_ms = 1000;
 module_param(sample_ms, uint, 0444);
 MODULE_PARM_DESC(sample_ms,
-		 "Per-socket interval of tcp:tcp_probe window samples in ms; 0 = no samples, the tracepoint is not attached (default 1000)");
+		 "Window/buffer samples: every this many ms a walk of the established hash writes a sample for each socket whose snapshot changed; 0 = no samples (default 1000)");
 
 static unsigned short ports[TCPW_MAX_PORTS];
 static int nr_ports;
 module_param_array(ports, ushort, &nr_ports, 0444);
 MODULE_PARM_DESC(ports,
 		 "Only report sockets whose local or remote port is one of these (up to 8, comma-separated); empty = all ports");
+
+static char *cgroup_path;
+module_param_named(cgroup, cgroup_path, charp, 0444);
+MODULE_PARM_DESC(cgroup,
+		 "Only report sockets made in this cgroup (v2) or below it: a path from the cgroup2 root, e.g. /system.slice/nginx.service; empty = all");
 
 static unsigned int wakeup_bytes;
 module_param(wakeup_bytes, uint, 0444);
@@ -62,9 +67,10 @@ static int __init tcpw_init(void)
 	ret = tcpw_dev_init(ring_bytes, wakeup_bytes, flush_ms);
 	if (ret)
 		return ret;
-	ret = tcpw_probes_init(sample_ms, ports, nr_ports);
+	ret = tcpw_probes_init(ports, nr_ports, cgroup_path);
 	if (ret)
 		goto out_dev;
+	tcpw_sample_init(sample_ms);
 	return 0;
 
 out_dev:
@@ -74,8 +80,9 @@ out_dev:
 
 static void __exit tcpw_exit(void)
 {
-	/* Probes first: nothing may touch the ring once it is freed. */
+	/* Probes and the walk first: nothing may touch the freed ring. */
 	tcpw_probes_exit();
+	tcpw_sample_exit();
 	tcpw_dev_exit();
 }
 

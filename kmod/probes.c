@@ -11,10 +11,15 @@
  */
 #define pr_fmt(fmt) "tcpwatch: " fmt
 
+#include <linux/cgroup.h>
+#include <linux/err.h>
 #include <linux/hash.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/jhash.h>
 #include <linux/kernel.h>
+#include <linux/spinlock.h>
+#include <linux/version.h>
 #include <linux/sched.h>
 #include <linux/sock_diag.h>
 #include <linux/string.h>
@@ -27,14 +32,16 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <net/tcp_states.h>
+#include <net/dropreason.h>
+#include <trace/events/skb.h>
 #include <trace/events/sock.h>
 #include <trace/events/tcp.h>
 
 #include "tcpw.h"
 
-static u64 sample_ns;			/* 0: no tcp_probe samples */
 static u16 port_filter[TCPW_MAX_PORTS];
 static int nr_port_filter;
+static struct cgroup *cgroup_filter;	/* NULL: every cgroup */
 
 /* -- filling records ------------------------------------------------- */
 
@@ -112,6 +119,45 @@ static bool wanted(const struct tcpw_event *ev)
 		if (port_filter[i] == ev->sport || port_filter[i] == ev->dport)
 			return true;
 	return false;
+}
+
+/*
+ * The cgroup a socket was made in (sk_cgrp_data, copied to an accepted
+ * child by sk_clone_lock()). A request sock has its listener's; a
+ * timewait sock has none (the daemon keeps what earlier records said).
+ */
+static struct cgroup *sk_cgroup(const struct sock *sk)
+{
+#ifdef CONFIG_SOCK_CGROUP_DATA
+	if (sk_fullsock(sk))
+		return sock_cgroup_ptr((struct sock_cgroup_data *)
+				       &sk->sk_cgrp_data);
+	if (sk->sk_state == TCP_NEW_SYN_RECV) {
+		struct sock *l = inet_reqsk(sk)->rsk_listener;
+
+		if (l)
+			return sock_cgroup_ptr(&l->sk_cgrp_data);
+	}
+#endif
+	return NULL;
+}
+
+/*
+ * ev->cgroup, and the cgroup filter: false when the socket is outside
+ * the cgroup= subtree. A timewait sock passes (the daemon keeps it only
+ * if it tracks it); so does everything without a filter.
+ */
+static bool cgroup_keep(struct tcpw_event *ev, const struct sock *sk)
+{
+	struct cgroup *cg = sk_cgroup(sk);
+
+	if (cg)
+		ev->cgroup = cgroup_id(cg);
+	if (!cgroup_filter)
+		return true;
+	if (!cg)
+		return sk->sk_state == TCP_TIME_WAIT;
+	return cgroup_is_descendant(cg, cgroup_filter);
 }
 
 /*
@@ -201,7 +247,7 @@ static void emit_sock(u8 kind, const struct sock *sk)
 
 	event_init(&ev, kind);
 	fill_tuple(&ev, sk);
-	if (!wanted(&ev))
+	if (!wanted(&ev) || !cgroup_keep(&ev, sk))
 		return;
 	fill_id(&ev, sk);
 	ev.oldstate = sk->sk_state;
@@ -211,51 +257,17 @@ static void emit_sock(u8 kind, const struct sock *sk)
 	tcpw_emit(&ev);
 }
 
-/* -- tcp_probe rate limit --------------------------------------------- */
-
-/*
- * At most one sample per socket per sample_ms, without allocating and
- * without per-socket storage (a module has no sk_storage): a fixed
- * table of cookie -> time of the last sample, 2-way associative (slots
- * h and h ^ 1, one cache line). A socket found in either slot is
- * rate-limited by its own time; a new socket takes the slot with the
- * older time (dead sockets age out that way) and is sampled at once.
- *
- * Races are benign by design: one socket's segments are processed
- * under its socket lock, so a slot is only raced for by two different
- * sockets hashing to it, and the worst outcome is one extra or one
- * skipped sample. The rate limit is approximate only when three or
- * more busy sockets share a slot pair (4096 slots).
- */
-#define SAMPLE_BITS	12
-#define SAMPLE_SLOTS	(1U << SAMPLE_BITS)
-
-struct sample_slot {
-	u64 cookie;
-	u64 last_ns;
-};
-
-static struct sample_slot sample_tbl[SAMPLE_SLOTS];
-
-static bool sample_due(u64 cookie, u64 now)
+/* A SAMPLE record for a full socket (sample.c); false if filtered out. */
+bool tcpw_fill_sample(struct tcpw_event *ev, const struct sock *sk)
 {
-	u32 h = hash_64(cookie, SAMPLE_BITS);
-	struct sample_slot *a = &sample_tbl[h], *b = &sample_tbl[h ^ 1];
-	struct sample_slot *s;
-
-	if (READ_ONCE(a->cookie) == cookie) {
-		s = a;
-	} else if (READ_ONCE(b->cookie) == cookie) {
-		s = b;
-	} else {
-		s = READ_ONCE(a->last_ns) <= READ_ONCE(b->last_ns) ? a : b;
-		WRITE_ONCE(s->cookie, cookie);
-		WRITE_ONCE(s->last_ns, now);
-		return true;
-	}
-	if (now - READ_ONCE(s->last_ns) < sample_ns)
+	event_init(ev, TCPW_EV_SAMPLE);
+	fill_tuple(ev, sk);
+	if (!wanted(ev) || !cgroup_keep(ev, sk))
 		return false;
-	WRITE_ONCE(s->last_ns, now);
+	fill_id(ev, sk);
+	ev->oldstate = sk->sk_state;
+	ev->newstate = sk->sk_state;
+	snapshot(ev, sk);
 	return true;
 }
 
@@ -270,7 +282,7 @@ static void tcpw_state(void *data, const struct sock *sk,
 		return;
 	event_init(&ev, TCPW_EV_STATE);
 	fill_tuple(&ev, sk);
-	if (!wanted(&ev))
+	if (!wanted(&ev) || !cgroup_keep(&ev, sk))
 		return;
 	fill_id(&ev, sk);
 	ev.oldstate = oldstate;
@@ -300,7 +312,7 @@ static void tcpw_synack(void *data, const struct sock *sk,
 		return;
 	event_init(&ev, TCPW_EV_SYNACK_RETRANS);
 	fill_tuple(&ev, rsk);
-	if (!wanted(&ev))
+	if (!wanted(&ev) || !cgroup_keep(&ev, sk))	/* the listener's */
 		return;
 	fill_id(&ev, rsk);
 	ev.oldstate = TCP_SYN_RECV;
@@ -324,7 +336,8 @@ static void tcpw_rst_sent(void *data, const struct sock *sk,
 		emit_sock(TCPW_EV_RST_SENT, sk);
 		return;
 	}
-	if (!skb || !fill_tuple_skb(&ev, skb) || !wanted(&ev))
+	/* no socket, no cgroup: outside any cgroup= subtree */
+	if (!skb || !fill_tuple_skb(&ev, skb) || !wanted(&ev) || cgroup_filter)
 		return;
 	if (skb->dev)
 		ev.netns = dev_net(skb->dev)->ns.inum;
@@ -340,24 +353,244 @@ static void tcpw_rst_recv(void *data, struct sock *sk)
 		emit_sock(TCPW_EV_RST_RECV, sk);
 }
 
-static void tcpw_probe(void *data, struct sock *sk, struct sk_buff *skb)
-{
-	struct tcpw_event ev;
+/* -- kfree_skb: TCP packets dropped, and why -------------------------- */
 
-	if (!tcpw_capturing())
+/*
+ * One record per (tuple, reason) per TCPW_DROP_INTERVAL_NS, its count the
+ * drops since the last one, as the BPF side does with an LRU hash: here a
+ * fixed table, 2-way associative (slots h and h ^ 1), under one raw lock
+ * (probes run with preemption off, in any context; only TCP drops that
+ * passed the filters take it). A new tuple takes the slot with the older
+ * record; drops folded into the slot it evicts stay counted in
+ * drop_folded, as pending (Documentation/json-schema.md, drop).
+ */
+#define DROP_BITS	10
+#define DROP_SLOTS	(1U << DROP_BITS)
+
+struct drop_key {
+	u8 saddr[16];		/* local */
+	u8 daddr[16];
+	u32 netns;
+	u32 reason;
+	u16 sport, dport;
+	u16 family;
+	u16 pad;
+};
+
+struct drop_slot {
+	struct drop_key key;
+	u64 last_ns;
+	u64 folded;
+};
+
+static struct drop_slot drop_tbl[DROP_SLOTS];
+static u64 drop_folded;		/* under drop_lock */
+static DEFINE_RAW_SPINLOCK(drop_lock);
+
+/*
+ * Emit ev for key unless the interval since the tuple's last record has
+ * not passed: then fold it. A record the full ring refuses (counted as
+ * lost by tcpw_emit) leaves its drops to the tuple's next record.
+ */
+static void drop_emit(struct tcpw_event *ev, const struct drop_key *key)
+{
+	u32 h = jhash(key, sizeof(*key), 0) & (DROP_SLOTS - 1);
+	struct drop_slot *a = &drop_tbl[h], *b = &drop_tbl[h ^ 1], *s;
+	unsigned long flags;
+	u64 now = ev->ts_ns;
+
+	raw_spin_lock_irqsave(&drop_lock, flags);
+	if (!memcmp(&a->key, key, sizeof(*key))) {
+		s = a;
+	} else if (!memcmp(&b->key, key, sizeof(*key))) {
+		s = b;
+	} else {
+		s = a->last_ns <= b->last_ns ? a : b;
+		s->key = *key;
+		s->last_ns = now - TCPW_DROP_INTERVAL_NS;
+		s->folded = 0;
+	}
+	if (now - s->last_ns < TCPW_DROP_INTERVAL_NS) {
+		s->folded++;
+		drop_folded++;
+	} else {
+		ev->count = 1 + s->folded;
+		s->folded = 0;
+		s->last_ns = now;
+		if (!tcpw_emit(ev)) {
+			s->folded = ev->count;
+			drop_folded++;
+		}
+	}
+	raw_spin_unlock_irqrestore(&drop_lock, flags);
+}
+
+/* Called with no probe running (the first open of the device). */
+void tcpw_drop_reset(void)
+{
+	memset(drop_tbl, 0, sizeof(drop_tbl));
+	drop_folded = 0;
+}
+
+u64 tcpw_drop_folded(void)
+{
+	unsigned long flags;
+	u64 n;
+
+	raw_spin_lock_irqsave(&drop_lock, flags);
+	n = drop_folded;
+	raw_spin_unlock_irqrestore(&drop_lock, flags);
+	return n;
+}
+
+/*
+ * The tuple from the packet, seen from our side: without a socket it
+ * was on its way in (our end is its destination), with one on its way
+ * out. false: not TCP over IPv4/IPv6, or truncated.
+ */
+static bool drop_tuple(const struct sk_buff *skb, struct drop_key *k,
+		       bool out, bool *syn)
+{
+	int noff = skb_network_offset(skb), thoff;
+	const struct tcphdr *th;
+	struct tcphdr _th;
+
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph;
+		struct iphdr _iph;
+
+		iph = skb_header_pointer(skb, noff, sizeof(_iph), &_iph);
+		if (!iph || iph->version != 4 || iph->protocol != IPPROTO_TCP)
+			return false;
+		k->family = AF_INET;
+		memcpy(out ? k->saddr : k->daddr, &iph->saddr, 4);
+		memcpy(out ? k->daddr : k->saddr, &iph->daddr, 4);
+		thoff = noff + iph->ihl * 4;
+	} else if (skb->protocol == htons(ETH_P_IPV6)) {
+		const struct ipv6hdr *ip6h;
+		struct ipv6hdr _ip6h;
+
+		ip6h = skb_header_pointer(skb, noff, sizeof(_ip6h), &_ip6h);
+		if (!ip6h || ip6h->nexthdr != IPPROTO_TCP)
+			return false;
+		k->family = AF_INET6;
+		memcpy(out ? k->saddr : k->daddr, &ip6h->saddr, 16);
+		memcpy(out ? k->daddr : k->saddr, &ip6h->daddr, 16);
+		thoff = noff + sizeof(*ip6h);
+	} else {
+		return false;
+	}
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th)
+		return false;
+	k->sport = ntohs(out ? th->source : th->dest);
+	k->dport = ntohs(out ? th->dest : th->source);
+	*syn = th->syn && !th->ack;
+	return true;
+}
+
+/* sk is the packet's own socket: its ports are the packet's. */
+static bool drop_own_sock(const struct sock *sk, const struct drop_key *k)
+{
+	u16 num = sk->sk_num, dport = ntohs(sk->sk_dport);
+
+	return sk->sk_family == k->family &&
+	       ((num == k->sport && dport == k->dport) ||
+		(num == k->dport && dport == k->sport));
+}
+
+/*
+ * The reason first, the cheapest test: below NOT_SPECIFIED (SKB_CONSUMED
+ * since 6.3) it is no drop, and NOT_SPECIFIED itself is skipped: 6.1
+ * frees ordinary segments with it (the last ACK in LAST_ACK, segments to
+ * a TIME_WAIT socket). 6.11 added rx_sk, the receiving socket.
+ */
+static void tcpw_drop(void *data, struct sk_buff *skb, void *location,
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+		      enum skb_drop_reason reason, struct sock *rx_sk)
+#else
+		      enum skb_drop_reason reason)
+#endif
+{
+	const struct sock *sk = skb->sk;
+	struct drop_key k = { 0 };
+	struct tcpw_event ev;
+	bool syn, own;
+
+	if (!tcpw_capturing() || reason <= SKB_DROP_REASON_NOT_SPECIFIED)
 		return;
-	event_init(&ev, TCPW_EV_SAMPLE);
-	fill_tuple(&ev, sk);
-	if (!wanted(&ev))
+	/* a raw socket's copy of a TCP packet is not TCP's */
+	if (sk && sk_fullsock(sk) && sk->sk_type != SOCK_STREAM)
 		return;
-	fill_id(&ev, sk);
-	if (!sample_due(ev.cookie, ev.ts_ns))
+	if (!drop_tuple(skb, &k, sk, &syn))
 		return;
-	ev.oldstate = sk->sk_state;
-	ev.newstate = sk->sk_state;
-	if (sk_fullsock(sk))
-		snapshot(&ev, sk);
-	tcpw_emit(&ev);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	if (!sk && rx_sk && (!sk_fullsock(rx_sk) ||
+			     rx_sk->sk_type == SOCK_STREAM))
+		sk = rx_sk;
+#endif
+	event_init(&ev, TCPW_EV_DROP);
+	ev.oldstate = TCP_CLOSE;
+	ev.newstate = TCP_CLOSE;
+	own = sk && drop_own_sock(sk, &k);
+	if (own) {
+		fill_tuple(&ev, sk);
+		fill_id(&ev, sk);
+		ev.oldstate = sk->sk_state;
+		ev.newstate = sk->sk_state;
+	} else {
+		ev.family = k.family;
+		ev.sport = k.sport;
+		ev.dport = k.dport;
+		memcpy(ev.saddr, k.saddr, 16);
+		memcpy(ev.daddr, k.daddr, 16);
+		if (skb->dev)
+			ev.netns = dev_net(skb->dev)->ns.inum;
+		else if (sk)
+			ev.netns = sock_net(sk)->ns.inum;
+		ev.flags = TCPW_F_NOSOCK;
+	}
+	/* the cgroup filter last; no socket, no cgroup */
+	if (!wanted(&ev) || (own ? !cgroup_keep(&ev, sk) : !!cgroup_filter))
+		return;
+	if (syn)
+		ev.flags |= TCPW_F_SYN;
+	ev.reason = reason;
+	/* the key: the tuple as recorded, our end first */
+	k.sport = ev.sport;
+	k.dport = ev.dport;
+	memcpy(k.saddr, ev.saddr, 16);
+	memcpy(k.daddr, ev.daddr, 16);
+	k.netns = ev.netns;
+	k.reason = reason;
+	drop_emit(&ev, &k);
+}
+
+/*
+ * The running kernel's name of a drop reason (without SKB_DROP_REASON_),
+ * from its own table: drop_reasons[] until 6.3, the core subsystem's
+ * list since 6.4. -ENOENT past the last one.
+ */
+int tcpw_drop_reason_name(u32 reason, char *buf, size_t len)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	const struct drop_reason_list *list;
+	int ret = -ENOENT;
+
+	rcu_read_lock();
+	list = rcu_dereference(drop_reasons_by_subsys[SKB_DROP_REASON_SUBSYS_CORE]);
+	if (list && reason < list->n_reasons) {
+		strscpy_pad(buf, list->reasons[reason] ?: "", len);
+		ret = 0;
+	}
+	rcu_read_unlock();
+	return ret;
+#else
+	if (reason >= SKB_DROP_REASON_MAX)
+		return -ENOENT;
+	strscpy_pad(buf, drop_reasons[reason] ?: "", len);
+	return 0;
+#endif
 }
 
 /*
@@ -379,7 +612,7 @@ static inline void check_protos(void)
 				tcpw_rst_sent, NULL)));
 	BUILD_BUG_ON(!sizeof(register_trace_tcp_receive_reset(
 				tcpw_rst_recv, NULL)));
-	BUILD_BUG_ON(!sizeof(register_trace_tcp_probe(tcpw_probe, NULL)));
+	BUILD_BUG_ON(!sizeof(register_trace_kfree_skb(tcpw_drop, NULL)));
 }
 
 /* -- attach ------------------------------------------------------------ */
@@ -407,7 +640,7 @@ static struct tcpw_attach probes[TCPW_NR_TP] = {
 	PROBE(tcp_retransmit_synack, tcpw_synack),
 	PROBE(tcp_send_reset, tcpw_rst_sent),
 	PROBE(tcp_receive_reset, tcpw_rst_recv),
-	PROBE(tcp_probe, tcpw_probe),
+	PROBE(kfree_skb, tcpw_drop),
 };
 
 static void find_tracepoint(struct tracepoint *tp, void *priv)
@@ -433,14 +666,30 @@ static void unregister_all(void)
 	tracepoint_synchronize_unregister();
 }
 
-int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports)
+static void cgroup_filter_put(void)
+{
+	if (cgroup_filter)
+		cgroup_put(cgroup_filter);
+	cgroup_filter = NULL;
+}
+
+int tcpw_probes_init(const u16 *ports, int nr_ports, const char *cgroup)
 {
 	int i, ret;
 
 	check_protos();
-	sample_ns = (u64)sample_ms * NSEC_PER_MSEC;
 	nr_port_filter = min(nr_ports, TCPW_MAX_PORTS);
 	memcpy(port_filter, ports, nr_port_filter * sizeof(*ports));
+	if (cgroup && *cgroup) {
+		struct cgroup *cg = cgroup_get_from_path(cgroup);
+
+		if (IS_ERR(cg)) {
+			pr_err("cgroup=%s: no such cgroup v2 directory (a path from the cgroup2 root, e.g. /system.slice): %ld\n",
+			       cgroup, PTR_ERR(cg));
+			return PTR_ERR(cg);
+		}
+		cgroup_filter = cg;
+	}
 
 	for_each_kernel_tracepoint(find_tracepoint, NULL);
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
@@ -450,8 +699,6 @@ int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports)
 			ret = -EINVAL;
 			goto out_unregister;
 		}
-		if (p->func == tcpw_probe && !sample_ns)
-			continue;
 		if (!p->tp) {
 			pr_err("tracepoint %s not found\n", p->name);
 			ret = -ENOENT;
@@ -469,10 +716,12 @@ int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports)
 
 out_unregister:
 	unregister_all();
+	cgroup_filter_put();
 	return ret;
 }
 
 void tcpw_probes_exit(void)
 {
 	unregister_all();
+	cgroup_filter_put();	/* no probe runs any more */
 }

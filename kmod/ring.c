@@ -7,7 +7,7 @@
  * happened even when they fired on different CPUs (connect() on one,
  * the SYN-ACK softirq on another). Per-CPU rings would need a merge by
  * timestamp in read(); the shared lock is cheap here because it is held
- * only for a bounds check and a 144-byte copy.
+ * only for a bounds check and a 160-byte copy.
  *
  * Locking:
  * - Producers take r->lock with raw_spin_lock_irqsave(): probes run in

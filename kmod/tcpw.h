@@ -25,12 +25,23 @@ static inline bool tcpw_capturing(void)
 
 /*
  * Count and queue one record; never sleeps. Called by the probes with
- * preemption disabled (tracepoint probes always are).
+ * preemption disabled (tracepoint probes always are), and by the sample
+ * walk under a bucket lock, inside an RCU read section.
  */
-void tcpw_emit(const struct tcpw_event *ev);
+bool tcpw_emit(const struct tcpw_event *ev);	/* false: lost, counted */
 
-/* probes.c: the tracepoints */
-int tcpw_probes_init(u32 sample_ms, const u16 *ports, int nr_ports);
+/* probes.c: the tracepoints, and the records they fill */
+int tcpw_probes_init(const u16 *ports, int nr_ports, const char *cgroup);
 void tcpw_probes_exit(void);
+struct sock;
+bool tcpw_fill_sample(struct tcpw_event *ev, const struct sock *sk);
+/* Drops the DROP rate limit folded; the kernel's name of a reason. */
+u64 tcpw_drop_folded(void);
+void tcpw_drop_reset(void);
+int tcpw_drop_reason_name(u32 reason, char *buf, size_t len);
+
+/* sample.c: the periodic walk for SAMPLE records (0 ms: none) */
+void tcpw_sample_init(u32 sample_ms);
+void tcpw_sample_exit(void);
 
 #endif /* TCPW_TCPW_H */

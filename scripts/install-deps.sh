@@ -9,10 +9,12 @@ set -euo pipefail
 
 build_pkgs=(
 	make gcc clang llvm pkg-config
-	libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
+	libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev libmicrohttpd-dev
+	libjson-c-dev libncurses-dev
+	libsystemd-dev libcap-ng-dev
 )
 test_pkgs=(
-	iproute2 nftables jq libjson-c-dev procps netcat-openbsd
+	iproute2 nftables jq procps netcat-openbsd tmux
 	libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
@@ -20,6 +22,7 @@ test_pkgs=(
 	libbpf-tools
 	dkms dh-dkms debhelper dpkg-dev build-essential lintian
 	systemd man-db logrotate bash-completion
+	prometheus curl
 )
 
 # make vmtest-debug: a debug kernel from Debian's own source.

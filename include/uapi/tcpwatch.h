@@ -15,7 +15,7 @@
 #include <linux/ioctl.h>
 #endif
 
-#define TCPW_ABI_VERSION	2
+#define TCPW_ABI_VERSION	3
 
 /* Event kinds (tcpw_event.kind). 0 is never a valid kind. */
 enum tcpw_kind {
@@ -24,8 +24,9 @@ enum tcpw_kind {
 	TCPW_EV_SYNACK_RETRANS	= 3,	/* tcp:tcp_retransmit_synack */
 	TCPW_EV_RST_SENT	= 4,	/* tcp:tcp_send_reset */
 	TCPW_EV_RST_RECV	= 5,	/* tcp:tcp_receive_reset */
-	TCPW_EV_SAMPLE		= 6,	/* tcp:tcp_probe, rate-limited */
-	TCPW_EV_MAX		= 7,
+	TCPW_EV_SAMPLE		= 6,	/* window/buffer snapshot, when changed */
+	TCPW_EV_DROP		= 7,	/* skb:kfree_skb of a TCP packet */
+	TCPW_EV_MAX		= 8,
 };
 
 /* tcpw_event.flags */
@@ -40,6 +41,14 @@ enum tcpw_kind {
 				 * set by tcp_fin()). On FIN_WAIT2 -> CLOSE it
 				 * tells a real TIME_WAIT from an orphan's
 				 * FIN_WAIT2 timewait socket. */
+#define TCPW_F_SYN	0x10	/* DROP: the dropped segment is a SYN
+				 * without ACK (a connection attempt) */
+
+/*
+ * DROP records are rate-limited per (tuple, reason): at most one per
+ * interval, its count the drops since the previous one, itself included.
+ */
+#define TCPW_DROP_INTERVAL_NS	1000000000ULL
 
 /*
  * TCP states as the kernel numbers them (include/net/tcp_states.h).
@@ -69,6 +78,9 @@ enum tcpw_state {
 struct tcpw_event {
 	__u64 ts_ns;
 	__u64 cookie;		/* socket cookie: same as sock_diag's */
+	__u64 cgroup;		/* cgroup v2 id of the socket (sk_cgrp_data:
+				 * its creator's, an accepted child copies
+				 * its listener's); 0 if unknown */
 	__u64 bytes_acked;
 	__u64 bytes_received;
 	__u32 netns;		/* net->ns.inum, as in /proc/PID/ns/net */
@@ -83,6 +95,9 @@ struct tcpw_event {
 	__u32 wmem_queued;	/* sk_wmem_queued */
 	__u32 total_retrans;
 	__u32 data_segs_out;	/* data segments sent, retransmits included */
+	__u32 reason;		/* DROP: enum skb_drop_reason; else 0 */
+	__u32 count;		/* DROP: drops this record stands for
+				 * (rate-limited per tuple); else 0 */
 	__u32 _reserved;	/* zero */
 	__u16 version;		/* TCPW_ABI_VERSION */
 	__u16 family;		/* AF_INET or AF_INET6 */
@@ -115,9 +130,9 @@ struct tcpw_event {
 	X(tcp_retransmit_synack)	\
 	X(tcp_send_reset)		\
 	X(tcp_receive_reset)		\
-	X(tcp_probe)
+	X(kfree_skb)
 
-#define TCPW_EVENT_SIZE	144
+#define TCPW_EVENT_SIZE	160
 
 /*
  * Kernel module character device (/dev/tcpwatch).
@@ -137,5 +152,37 @@ struct tcpw_stats {
 #define TCPW_IOC_MAGIC		0xC7
 #define TCPW_IOC_GET_STATS	_IOR(TCPW_IOC_MAGIC, 1, struct tcpw_stats)
 #define TCPW_IOC_GET_VERSION	_IOR(TCPW_IOC_MAGIC, 2, __u32)
+
+/*
+ * The running kernel's name of drop reason `reason` (enum
+ * skb_drop_reason, without SKB_DROP_REASON_), NUL-terminated; -ENOENT
+ * past the last one, an empty name for a hole.
+ */
+struct tcpw_drop_reason {
+	__u32 reason;
+	__u32 _reserved;
+	char  name[56];
+};
+
+#define TCPW_IOC_DROP_REASON	_IOWR(TCPW_IOC_MAGIC, 3, struct tcpw_drop_reason)
+/* Drops the rate limit folded into a later record's count, since open. */
+#define TCPW_IOC_DROP_FOLDED	_IOR(TCPW_IOC_MAGIC, 4, __u64)
+
+/*
+ * The namespaces a full ring lost events of (every kind but SAMPLE and
+ * DROP, which the table does not keep), noted since the last call,
+ * which takes them: the daemon heals only these from sock_diag. Past
+ * TCPW_LOST_NETNS_MAX distinct namespaces `overflow` is non-zero and
+ * every netns is suspect.
+ */
+#define TCPW_LOST_NETNS_MAX	64
+
+struct tcpw_lost_netns {
+	__u32 nr;
+	__u32 overflow;
+	__u32 netns[TCPW_LOST_NETNS_MAX];
+};
+
+#define TCPW_IOC_LOST_NETNS	_IOR(TCPW_IOC_MAGIC, 5, struct tcpw_lost_netns)
 
 #endif /* _UAPI_TCPWATCH_H */

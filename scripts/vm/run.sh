@@ -239,6 +239,17 @@ main() {
 		fi
 	fi
 
+	# The module as DKMS builds it from the installed source for the stock
+	# kernel (tests/package/run.sh dkms: private trees, a throwaway signing
+	# key): the VM's module tests run on it (tests/vm/suite.sh).
+	if [[ $# -eq 0 ]]; then
+		if out=$(B="$B" tests/package/run.sh dkms 2>&1) && grep -q '^ok dkms' <<<"$out"; then
+			ok "vm-dkms-build ($(cat "$B/dkms/kver"))"
+		else
+			fail vm-dkms-build "$(grep -E '^(FAIL|SKIP)' <<<"$out" | head -3)"
+		fi
+	fi
+
 	# The build directory must be visible in the VM at the same path: it is
 	# if it is inside the repository, else it gets a share of its own.
 	build_share=()

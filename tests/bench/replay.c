@@ -19,7 +19,7 @@
  *   35% client FIN close, client TIME_WAIT 10 records
  *   10% server FIN close, server TIME_WAIT 10 records
  *    5% retransmits (1-3) then a FIN close
- * plus 0-2 tcp_probe samples per socket while established. Time moves
+ * plus 0-2 samples per socket while established. Time moves
  * 50 us per record (20k records/s, ~2k connections/s), so TIME_WAIT
  * entries do expire during a long stream.
  *
@@ -29,7 +29,7 @@
  *   mem sockets=N alloc_bytes=A alloc_per_sock=X rss_per_sock=Y entry=E
  *
  *   replay [-n EVENTS] [-r REPS] [-c CONCURRENT] [--mem] [--no-stream]
- *          [--json-only|--table-only]
+ *          [--json-only|--table-only] [--records LIST]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -299,6 +299,8 @@ struct result {
 	__u64 bytes, lines, sockets;
 };
 
+static __u32 records;	/* --records; 0: the default stream */
+
 static int run_once(const struct tcpw_event *v, size_t n, bool json,
 		    struct result *r)
 {
@@ -320,6 +322,8 @@ static int run_once(const struct tcpw_event *v, size_t n, bool json,
 			strerror(-err));
 		return -1;
 	}
+	if (records)
+		d.o.records = records;
 	next_tick = v[0].ts_ns + TICK_NS;
 	t0 = mono_s(CLOCK_MONOTONIC);
 	c0 = mono_s(CLOCK_THREAD_CPUTIME_ID);
@@ -329,6 +333,7 @@ static int run_once(const struct tcpw_event *v, size_t n, bool json,
 		/* what the daemon's tick does with time: expire, flush */
 		if (v[i].ts_ns >= next_tick) {
 			table_expire(&d.tab, v[i].ts_ns, on_expire, &d);
+			conn_flush(&d, v[i].ts_ns, false);
 			if (d.has_out && d.out.len)
 				json_flush(&d.out);
 			next_tick = v[i].ts_ns + TICK_NS;
@@ -487,7 +492,8 @@ static void usage(FILE *f)
 	      "  -c  connections in flight, interleaved (default 1000)\n"
 	      "  --mem        also measure bytes per socket at 100k and 1M\n"
 	      "  --no-stream  only --mem\n"
-	      "  --json-only, --table-only  one mode (e.g. under perf record)\n", f);
+	      "  --json-only, --table-only  one mode (e.g. under perf record)\n"
+	      "  --records LIST  the record types written, as tcpwatch run's\n", f);
 }
 
 int main(int argc, char **argv)
@@ -497,6 +503,7 @@ int main(int argc, char **argv)
 		{ "no-stream", no_argument, NULL, 'S' },
 		{ "json-only", no_argument, NULL, 'J' },
 		{ "table-only", no_argument, NULL, 'T' },
+		{ "records", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -513,6 +520,15 @@ int main(int argc, char **argv)
 		case 'S': stream = false; break;
 		case 'J': only_json = true; break;
 		case 'T': only_table = true; break;
+		case 'R': {
+			char msg[256];
+
+			if (records_parse(optarg, &records, msg, sizeof(msg))) {
+				fprintf(stderr, "replay: %s\n", msg);
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

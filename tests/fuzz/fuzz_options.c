@@ -3,11 +3,13 @@
  * The option parsers: numbers with K/M/G suffixes against their
  * ranges, and -T KEY=VALUE thresholds (then the cross-checks). The
  * first byte picks the parser; a parsed value must be in range.
+ * 0x40 (without 0x80): --records LIST, whose message must fit.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/records.h"
 #include "diag/thresholds.h"
 #include "lib/parse.h"
 
@@ -37,6 +39,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		    o.tw_fraction < 0 || o.tw_fraction > 1)
 			abort();
 		diag_opts_check(&o, msg, sizeof(msg));
+	} else if (data[0] & 0x40) {
+		__u32 m = 0;
+
+		if (records_parse(s, &m, msg, sizeof(msg)) &&
+		    !strstr(msg, "; all"))
+			abort();
+		if (m & ~REC_ALL)
+			abort();
 	} else {
 		unsigned i = data[0] % 4;
 

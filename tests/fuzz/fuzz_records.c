@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		return 0;
 	}
 	d.has_out = true;
+	d.o.records = REC_ALL;	/* conn records too */
 	for (size_t off = 0; off + TCPW_EVENT_SIZE <= size;
 	     off += TCPW_EVENT_SIZE) {
 		memcpy(&ev, data + off, sizeof(ev));
@@ -32,6 +33,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 			ev.version = TCPW_ABI_VERSION;
 		daemon_handle_event(&d, &ev);
 	}
+	conn_flush(&d, 0, true);
 	fuzz_lines_parse(&d.out, 0);
 	daemon_free(&d);
 	return 0;

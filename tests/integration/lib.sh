@@ -15,7 +15,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # VM (TCG) sets 5; bounds on time and CPU share scale with it.
 TW_SLOWDOWN=${TW_SLOWDOWN:-1}
 
-NS= DIR= DPID= PIDS=()
+NS= DIR= DPID= PIDS=() AT_EXIT=() CGROUPS=() CGMOUNTED=
 
 fail() {
 	echo "  FAILED: $*" >&2
@@ -48,6 +48,9 @@ tw_setup() {
 
 tw_cleanup() {
 	local rc=$1 p
+	for p in "${AT_EXIT[@]}"; do	# a test's own cleanup commands
+		eval "$p"
+	done
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -68,6 +71,7 @@ tw_cleanup() {
 		fi
 	fi
 	[[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
+	cg_cleanup || rc=1
 	if [[ -n ${KMOD_RELOADED:-} ]]; then	# back to the suite's module
 		rmmod tcpwatch 2>/dev/null
 		insmod kmod/tcpwatch.ko || rc=1
@@ -125,7 +129,8 @@ events() {
 }
 
 # bg NAME CMD...: run in the background, output in $DIR/NAME.out.
-# `bg NAME nsx CMD` runs ip netns exec itself, not the nsx function: a
+# `bg NAME nsx CMD` (and `bg NAME cg_run REL CMD`) runs ip netns exec
+# itself, not the nsx function: a
 # function would run in a forked shell, $! would be that shell, and
 # killing it (a test, or the cleanup) would leave CMD running, holding
 # the deleted netns. ip netns exec execs CMD, so $! is CMD's pid.
@@ -135,6 +140,8 @@ bg() {
 	if [[ $1 == nsx ]]; then
 		shift
 		set -- ip netns exec "$NS" "$@"
+	elif [[ $1 == cg_run ]]; then	# the same for cg_run REL CMD
+		set -- sh -c "$CG_EXEC" cg_run "$CGROOT$2" ip netns exec "$NS" "${@:3}"
 	fi
 	"$@" > "$DIR/$name.out" 2>&1 &
 	PIDS+=($!)
@@ -235,6 +242,69 @@ expect_event() {
 		fail "no event with: $what"
 }
 
+# free_port: a TCP port of the host netns no socket uses, below the
+# ephemeral range (so no connect() of another test takes it), for a
+# daemon's --metrics or a Prometheus
+free_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 12000))
+		[[ -z $(ss -Htan "sport = :$p") ]] && { echo "$p"; return 0; }
+	done
+	fail "no free port in 20000-31999"
+}
+
+# ---- cgroups (test_cgroup.sh) ----
+# CGROOT: the cgroup2 mount, set by cg_new; one is mounted (and
+# unmounted at cleanup) when the host has none. Not in a $(...): these
+# set globals.
+CGROOT=
+cg_init() {
+	[[ -n $CGROOT ]] && return 0
+	CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	if [[ -z $CGROOT ]]; then
+		CGROOT=$DIR/cgroup2
+		mkdir -p "$CGROOT"
+		mount -t cgroup2 none "$CGROOT" || fail "cannot mount a cgroup2"
+		CGMOUNTED=$CGROOT
+	fi
+}
+
+# cg_new VAR NAME: make a test cgroup (NAME may nest: "a/b", parent
+# first); VAR gets its path from the cgroup2 root. Removed, deepest
+# first, at cleanup.
+cg_new() {
+	cg_init
+	local rel=/twt$$-$2
+	mkdir "$CGROOT$rel" || fail "mkdir $CGROOT$rel"
+	CGROUPS+=("$CGROOT$rel")
+	printf -v "$1" '%s' "$rel"
+}
+
+# cg_run REL CMD...: CMD in cgroup REL and in $NS: `ip netns exec`
+# remounts /sys, so join the cgroup first, then exec into the netns.
+# The pid stays CMD's (sh and ip netns exec exec), so `bg` can kill it.
+CG_EXEC='echo $$ > "$1/cgroup.procs" && shift && exec "$@"'
+cg_run() {
+	sh -c "$CG_EXEC" cg_run "$CGROOT$1" ip netns exec "$NS" "${@:2}"
+}
+
+cg_cleanup() {
+	local i c rc=0 t
+	for ((i = ${#CGROUPS[@]} - 1; i >= 0; i--)); do
+		c=${CGROUPS[i]}
+		[[ -d $c ]] || continue
+		# a killed process leaves its cgroup once it is reaped
+		for ((t = 0; t < 50; t++)); do
+			rmdir "$c" 2>/dev/null && break
+			sleep 0.1
+		done
+		[[ -d $c ]] && { echo "  cannot remove cgroup $c" >&2; rc=1; }
+	done
+	[[ -n $CGMOUNTED ]] && umount "$CGMOUNTED"
+	return $rc
+}
+
 # kernel_at_least MAJOR MINOR
 kernel_at_least() {
 	local v maj min
@@ -253,6 +323,17 @@ kmod_params() {
 	rmmod tcpwatch || fail "rmmod tcpwatch"
 	KMOD_RELOADED=1
 	insmod kmod/tcpwatch.ko "$@" || fail "insmod kmod/tcpwatch.ko $*"
+}
+
+# burst_while_stopped N: N connections to $PORT in $NS, each ended by a
+# reset, while the daemon is stopped (SIGSTOP): a small ring overflows
+burst_while_stopped() {
+	bg srv nsx "$TCPX" server -n "$1" $PORT
+	wait_for srv listening
+	kill -STOP "$DPID"
+	nsx "$TCPX" client --linger0 -n "$1" $PORT >/dev/null
+	wait "$JOB_srv" || true
+	kill -CONT "$DPID"
 }
 
 # ---- diagnostics (test_diag_*.sh, one file per user/diag/rule_*.c) ----

@@ -27,8 +27,9 @@ for f in tests/integration/test_*.sh; do
 		took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 		if ((st == 0)); then
 			echo "ok $t (${TCPWATCH_SOURCE:-bpf}, ${took}s)"
-			# timings a test reports ("  time to finding: 1.2 s")
-			printf '%s\n' "$out" | grep -E '^  time to ' || true
+			# figures a test reports ("  time to finding: 1.2 s",
+			# "  measured: ...")
+			printf '%s\n' "$out" | grep -E '^  (time to |measured: )' || true
 		else
 			echo "FAIL $t (${TCPWATCH_SOURCE:-bpf})"
 			printf '%s\n' "$out" | sed 's/^/    /' | tail -40

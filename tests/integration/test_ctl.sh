@@ -31,7 +31,10 @@ test_ctl_slow_reader_gets_all() {
 	tw_start
 	many_sockets 4000
 	local fast slow st
-	tw ls -j | jq -r .cookie | sort > "$DIR/fast"
+	# the TIME_WAITs only: the last connections' server sockets may
+	# still be closing (LAST_ACK) during the first answer, gone by the
+	# second (a loaded machine: 2 of 3997 rows once)
+	tw ls -j | jq -r 'select(.state == "TIME_WAIT") | .cookie' | sort > "$DIR/fast"
 	tw ls -j | (sleep 12; cat) > "$DIR/slow.json"
 	st=${PIPESTATUS[0]}
 	assert_eq "$st" 0 "ls exit status with a slow reader"
@@ -40,7 +43,7 @@ test_ctl_slow_reader_gets_all() {
 	slow=$(wc -l < "$DIR/slow")
 	echo "  slow reader got $slow of $fast rows, $(wc -c < "$DIR/slow.json") bytes"
 	assert_ge "$fast" 3000 "rows"
-	# every socket of the fast answer (TIME_WAIT for 60 s) is listed once
+	# every TIME_WAIT of the fast answer (they last 60 s) is listed once
 	assert_eq "$(comm -23 "$DIR/fast" "$DIR/slow" | wc -l)" 0 "rows missing"
 	assert_eq "$(uniq -d "$DIR/slow" | wc -l)" 0 "rows listed twice"
 }

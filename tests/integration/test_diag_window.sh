@@ -10,8 +10,7 @@ PORT=8080
 # loopback, the window closing with less than an MSS free), the
 # receiver advertises a zero window, the sender's data waits in its
 # send buffer and it sends zero-window probes on the persist timer
-# (0.2, 0.4, 0.8 s, ...: the only segments, so the only tcp_probe
-# samples, either side gets). SIGUSR1 makes the receiver read: the 20 MB
+# (0.2, 0.4, 0.8 s, ...). SIGUSR1 makes the receiver read: the 20 MB
 # drain, both sockets stay open and idle with open windows.
 test_diag_zero_window() {
 	local cport cpid spid t0 zw rq zid rid d c r

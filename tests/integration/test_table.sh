@@ -137,12 +137,7 @@ test_lost_events_counted() {
 	local n=300 got lost
 	kmod_params ring_bytes=4096 sample_ms=0
 	tw_start --ring-size 4096 --reconcile-s 0
-	bg srv nsx "$TCPX" server -n $n $PORT
-	wait_for srv listening
-	kill -STOP "$DPID"
-	nsx "$TCPX" client --linger0 -n $n $PORT >/dev/null
-	wait "$JOB_srv" || true
-	kill -CONT "$DPID"
+	burst_while_stopped $n
 	sleep 0.5
 	# per connection: client CLOSE>SYN_SENT>ESTABLISHED>CLOSE + reset
 	# sent; server LISTEN>SYN_RECV>ESTABLISHED>CLOSE + reset received

@@ -174,7 +174,8 @@ if want $t; then
 	bad=()
 	for k in 'ProtectSystem=strict' 'ProtectHome=yes' 'NoNewPrivileges=yes' \
 		'RuntimeDirectory=tcpwatch' 'LogsDirectory=tcpwatch' \
-		'EnvironmentFile=-/etc/default/tcpwatch' 'Type=exec'; do
+		'EnvironmentFile=-/etc/default/tcpwatch' 'Type=notify' \
+		'ExecReload=/bin/kill -HUP $MAINPID'; do
 		grep -qx "$k" $u || bad+=("$k")
 	done
 	grep -q '^ExecStart=/usr/sbin/tcpwatch run \$TCPWATCH_OPTS$' $u || bad+=(ExecStart)
@@ -186,6 +187,12 @@ if want $t; then
 		grep -q "$c" Documentation/install.md || bad+=("$c not in Documentation/install.md")
 	done
 	[[ -n $caps ]] || bad+=(CapabilityBoundingSet)
+	# What the daemon keeps after start-up (user/main.c keep_caps) is in
+	# the bounding set and documented
+	for c in $(sed -n '/^static const int keep_caps/,/};/p' user/main.c | grep -oE 'CAP_[A-Z_]+'); do
+		grep -qw "$c" <<<"$caps" || bad+=("kept $c not in the bounding set")
+		grep -q "| \`$c\` | .* | yes |" Documentation/install.md || bad+=("kept $c not marked kept in Documentation/install.md")
+	done
 	if ((${#bad[@]})); then fail $t "${bad[*]}"; else ok $t; fi
 fi
 

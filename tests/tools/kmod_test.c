@@ -408,6 +408,7 @@ static void dev_errors(int fd)
 	static struct tcpw_event big[4];
 	char small[TCPW_EVENT_SIZE - 1];
 	struct tcpw_stats st;
+	struct tcpw_lost_netns ln;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	unsigned int ring_bytes = module_param("ring_bytes");
 	__u32 ver = 0;
@@ -462,6 +463,19 @@ static void dev_errors(int fd)
 	r = ioctl(fd, TCPW_IOC_GET_VERSION, (void *)bad_addr);
 	CHECK(r == -1 && errno == EFAULT, "ioctl-version-efault",
 	      "r=%d errno=%d", r, errno);
+	/* a set that could not be handed over is not lost: overflow */
+	errno = 0;
+	r = ioctl(fd, TCPW_IOC_LOST_NETNS, (void *)bad_addr);
+	CHECK(r == -1 && errno == EFAULT, "ioctl-lost-netns-efault",
+	      "r=%d errno=%d", r, errno);
+	memset(&ln, 0xff, sizeof(ln));
+	r = ioctl(fd, TCPW_IOC_LOST_NETNS, &ln);
+	CHECK(r == 0 && ln.overflow && ln.nr == 0,
+	      "ioctl-lost-netns-overflow-after-efault",
+	      "r=%d nr=%u overflow=%u", r, ln.nr, ln.overflow);
+	r = ioctl(fd, TCPW_IOC_LOST_NETNS, &ln);
+	CHECK(r == 0 && !ln.overflow && ln.nr == 0, "ioctl-lost-netns-taken",
+	      "r=%d nr=%u overflow=%u", r, ln.nr, ln.overflow);
 }
 
 static void dev_records(int fd, uint16_t port)
@@ -663,7 +677,7 @@ static void dev_epoll(uint16_t port)
 	close(fd);
 }
 
-/* tcp_probe samples: at most one per socket per sample_ms. */
+/* Samples of a busy socket: one per walk (every sample_ms) at most. */
 static void dev_samples(uint16_t port)
 {
 	unsigned int ms = module_param("sample_ms");
@@ -745,6 +759,8 @@ static int cmd_count(int n_rst, int n_fin, uint16_t port, uint16_t xport,
 	uint64_t expect[TCPW_EV_MAX] = { 0 }, got[TCPW_EV_MAX] = { 0 };
 	struct evbuf b = { 0 };
 	struct tcpw_stats st;
+	struct tcpw_lost_netns ln;
+	uint64_t table_dropped;
 	char what[64];
 	size_t i;
 	int fd, lfd, k, r;
@@ -781,6 +797,8 @@ static int cmd_count(int n_rst, int n_fin, uint16_t port, uint16_t xport,
 		die("drain");
 	if (get_stats(fd, &st))
 		die("GET_STATS");
+	if (ioctl(fd, TCPW_IOC_LOST_NETNS, &ln))
+		die("TCPW_IOC_LOST_NETNS");
 	close(fd);
 
 	ok = true;
@@ -807,6 +825,15 @@ static int cmd_count(int n_rst, int n_fin, uint16_t port, uint16_t xport,
 		      (unsigned long long)st.events[k]);
 		dropped += st.drops[k];
 	}
+	/* the loss is noted in this netns, the only one with churn */
+	table_dropped = dropped - st.drops[TCPW_EV_SAMPLE] -
+			st.drops[TCPW_EV_DROP];
+	snprintf(what, sizeof(what), "%s-lost-netns", name);
+	CHECK(!ln.overflow && (table_dropped ?
+			       ln.nr == 1 && ln.netns[0] == netns_inode() :
+			       ln.nr == 0),
+	      what, "%" PRIu64 " table records dropped: nr=%u overflow=%u",
+	      table_dropped, ln.nr, ln.overflow);
 	if (want_drops) {
 		snprintf(what, sizeof(what), "%s-ring-overflowed", name);
 		CHECK(dropped > 0 && b.n <= st.ring_bytes / TCPW_EVENT_SIZE,
@@ -954,6 +981,7 @@ static void *abuse_ioctl_fn(void *arg)
 		ioctl(fd, 0xdeadbeef, bad_addr);
 		ioctl(fd, TCPW_IOC_GET_STATS, (void *)bad_addr);
 		ioctl(fd, TCPW_IOC_GET_VERSION, (void *)bad_addr);
+		ioctl(fd, TCPW_IOC_LOST_NETNS, (void *)bad_addr);
 		read(fd, (void *)bad_addr, TCPW_EVENT_SIZE * 4);
 		if (++n % 64 == 0)
 			sched_yield();

@@ -24,6 +24,11 @@
  *                              wait for both FINs, close
  *   tcpx now                   print CLOCK_MONOTONIC in ns (the clock of
  *                              the daemon's ts_ns)
+ *   tcpx badsum [opts] PORT    send -n SYNs (0: until killed) with a
+ *                              wrong TCP checksum to ADDR:PORT (IPv4, raw
+ *                              socket), -s at a time (default 1) every -i
+ *                              ms, from source port 40000 (--loop: a new
+ *                              one each, 1024..65535); "sent N"
  * options: -6 (IPv6), -a ADDR, -n COUNT, -s BYTES to send, -b BACKLOG,
  *          -t SECONDS timeout for waits and connects (default 10),
  *          -i MS pause between connections (--loop) or writes (--flood)
@@ -423,6 +428,53 @@ static int simclose(int port)
 	return 0;
 }
 
+/*
+ * A bare TCP header through a raw socket: the kernel adds the IP header
+ * and leaves the TCP checksum alone (CHECKSUM_NONE), so the receiver
+ * finds it wrong (TcpInCsumErrors, drop reason TCP_CSUM).
+ */
+static int badsum(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	unsigned char th[20] = { 0 };
+	int fd, i, batch = o.send_bytes > 0 ? o.send_bytes : 1;
+	unsigned int sport = 40000;
+
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	if (fd < 0) {
+		perror("tcpx: raw socket");
+		return 1;
+	}
+	inet_pton(AF_INET, o.addr ? o.addr : "127.0.0.1", &sa.sin_addr);
+	th[0] = 40000 >> 8;
+	th[1] = 40000 & 0xff;
+	th[2] = port >> 8;
+	th[3] = port & 0xff;
+	th[7] = 1;		/* seq */
+	th[12] = 5 << 4;	/* data offset: 5 words */
+	th[13] = 0x02;		/* SYN */
+	th[14] = 0xff;		/* window */
+	th[16] = 0xde;		/* checksum: wrong (never 0xdead here) */
+	th[17] = 0xad;
+	for (i = 0; !o.count || i < o.count; i++) {
+		if (i && o.interval_ms && !(i % batch))
+			usleep(o.interval_ms * 1000);
+		if (o.loop) {
+			sport = sport >= 65535 ? 1024 : sport + 1;
+			th[0] = sport >> 8;
+			th[1] = sport & 0xff;
+		}
+		if (sendto(fd, th, sizeof(th), 0, (struct sockaddr *)&sa,
+			   sizeof(sa)) != sizeof(th)) {
+			perror("tcpx: sendto");
+			return 1;
+		}
+	}
+	printf("sent %d\n", o.count);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -441,7 +493,7 @@ int main(int argc, char **argv)
 	int c, port;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT | tcpx now\n");
+		fprintf(stderr, "usage: tcpx server|client|simclose|badsum [opts] PORT | tcpx now\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -475,7 +527,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "usage: tcpx server|client|simclose [opts] PORT | tcpx now\n");
+		fprintf(stderr, "usage: tcpx server|client|simclose|badsum [opts] PORT | tcpx now\n");
 		return 2;
 	}
 	port = atoi(argv[optind]);
@@ -490,6 +542,8 @@ int main(int argc, char **argv)
 		return client(port);
 	if (!strcmp(mode, "simclose"))
 		return simclose(port);
+	if (!strcmp(mode, "badsum"))
+		return badsum(port);
 	fprintf(stderr, "tcpx: unknown mode %s\n", mode);
 	return 2;
 }

@@ -210,4 +210,192 @@ static void test_never_lost(void)
 	daemon_free(&d);
 }
 
-UNIT_MAIN(test_rst_close, test_never_lost)
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ?
+	       json_object_get_string(v) : "(none)";
+}
+
+static __s64 int_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ?
+	       json_object_get_int64(v) : -1;
+}
+
+/*
+ * --records conn: one conn record per connection, none for a listener;
+ * a close that a reset of its own may follow (SO_LINGER 0 traces CLOSE,
+ * then the reset) waits for it, or for CONN_HOLD_NS.
+ */
+static void test_conn_records(void)
+{
+	static const struct {
+		int side;	/* 0 client, 1 listener, 2 server child, 3 a
+				 * client the kernel gives up on */
+		__u8 kind, old, new;
+		int lines;	/* conn records this event writes */
+	} seq[] = {
+		{ 1, TCPW_EV_STATE, TCPW_CLOSE, TCPW_LISTEN, 0 },
+		{ 0, TCPW_EV_STATE, TCPW_CLOSE, TCPW_SYN_SENT, 0 },
+		{ 3, TCPW_EV_STATE, TCPW_CLOSE, TCPW_SYN_SENT, 0 },
+		{ 2, TCPW_EV_STATE, TCPW_SYN_RECV, TCPW_ESTABLISHED, 0 },
+		{ 0, TCPW_EV_STATE, TCPW_SYN_SENT, TCPW_ESTABLISHED, 0 },
+		{ 3, TCPW_EV_STATE, TCPW_SYN_SENT, TCPW_ESTABLISHED, 0 },
+		{ 0, TCPW_EV_STATE, TCPW_ESTABLISHED, TCPW_CLOSE, 0 },
+		{ 2, TCPW_EV_RST_RECV, TCPW_ESTABLISHED, TCPW_ESTABLISHED, 0 },
+		{ 2, TCPW_EV_STATE, TCPW_ESTABLISHED, TCPW_CLOSE, 1 },
+		{ 0, TCPW_EV_RST_SENT, TCPW_CLOSE, TCPW_CLOSE, 1 },
+		{ 3, TCPW_EV_RETRANS, TCPW_ESTABLISHED, TCPW_ESTABLISHED, 0 },
+		{ 3, TCPW_EV_STATE, TCPW_ESTABLISHED, TCPW_CLOSE, 0 },
+		{ 1, TCPW_EV_STATE, TCPW_LISTEN, TCPW_CLOSE, 0 },
+	};
+	static const __u64 cookies[] = { 100, 50, 101, 102 };
+	static const __u16 ports[][2] = { { 40000, 8080 }, { 8080, 0 },
+					  { 8080, 40000 }, { 40001, 8080 } };
+	json_object *out[4] = { NULL };
+	struct tcpw_event ev;
+	struct daemon d;
+	size_t off = 0;
+	int n;
+
+	if (!setup(&d))
+		return;
+	d.o.records = REC_BIT(REC_CONN);
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		int s = seq[i].side;
+		char name[32];
+
+		ev_init(&ev, cookies[s], seq[i].kind, seq[i].old, seq[i].new,
+			ports[s][0], ports[s][1]);
+		if (seq[i].new != TCPW_SYN_SENT && seq[i].new != TCPW_LISTEN)
+			set_snap(&ev, 10 + i);
+		daemon_handle_event(&d, &ev);
+		/* the reset of no socket (a closed port's) is not ours */
+		ev_init(&ev, 0, TCPW_EV_RST_SENT, TCPW_CLOSE, TCPW_CLOSE,
+			40000, 8080);
+		ev.flags |= TCPW_F_NOSOCK;
+		daemon_handle_event(&d, &ev);
+		n = lines(&d, &off, out, 4);
+		snprintf(name, sizeof(name), "conn records after %zu", i);
+		ASSERT_EQ(n, seq[i].lines, name);
+		if (i == 8) {
+			ASSERT_STREQ(str_of(out[0], "outcome"), "reset_recv",
+				     "server child");
+			ASSERT_STREQ(str_of(out[0], "direction"), "passive",
+				     "server child's direction");
+		}
+		if (i == 9) {
+			ASSERT_STREQ(str_of(out[0], "outcome"), "reset_sent",
+				     "SO_LINGER 0 client, once its reset came");
+			ASSERT_EQ(int_of(out[0], "cookie"), 100, "its cookie");
+			ASSERT_EQ(int_of(out[0], "rst_sent"), 1, "one reset");
+			ASSERT_EQ(int_of(out[0], "handshake_us"), 6,
+				  "SYN_SENT to ESTABLISHED, µs (2 µs an event)");
+			ASSERT_STREQ(str_of(out[0], "type"), "conn", "type");
+		}
+		for (int k = 0; k < n; k++)
+			json_object_put(out[k]);
+	}
+	/* the retransmitting client's close waits for a reset ... */
+	conn_flush(&d, ev.ts_ns + CONN_HOLD_NS / 2, false);
+	ASSERT_EQ(lines(&d, &off, out, 4), 0, "held while a reset may come");
+	/* ... that never comes: the kernel gave up */
+	conn_flush(&d, ev.ts_ns + CONN_HOLD_NS + 1, false);
+	n = lines(&d, &off, out, 4);
+	if (ASSERT_EQ(n, 1, "written once held long enough")) {
+		ASSERT_STREQ(str_of(out[0], "outcome"), "timeout",
+			     "data retries gave up");
+		ASSERT_EQ(int_of(out[0], "retrans"), 1, "its retransmit");
+		json_object_put(out[0]);
+	}
+	conn_flush(&d, 0, true);
+	ASSERT_EQ(lines(&d, &off, out, 4), 0, "nothing written twice");
+	daemon_free(&d);
+}
+
+/* More SO_LINGER 0 closes than the queue holds, each reset right
+ * after its CLOSE: one record each, none repeated. */
+static void test_conn_many_resets(void)
+{
+	json_object *out[4];
+	struct tcpw_event ev;
+	struct daemon d;
+	size_t off = 0;
+	int total = 0, n;
+
+	if (!setup(&d))
+		return;
+	d.o.records = REC_BIT(REC_CONN);
+	for (int i = 0; i < 3 * CONN_PENDING; i++) {
+		__u64 c = 1000 + i;
+
+		ev_init(&ev, c, TCPW_EV_STATE, TCPW_CLOSE, TCPW_SYN_SENT,
+			41000 + i, 80);
+		daemon_handle_event(&d, &ev);
+		ev_init(&ev, c, TCPW_EV_STATE, TCPW_SYN_SENT,
+			TCPW_ESTABLISHED, 41000 + i, 80);
+		daemon_handle_event(&d, &ev);
+		ev_init(&ev, c, TCPW_EV_STATE, TCPW_ESTABLISHED, TCPW_CLOSE,
+			41000 + i, 80);
+		daemon_handle_event(&d, &ev);
+		ev_init(&ev, c, TCPW_EV_RST_SENT, TCPW_CLOSE, TCPW_CLOSE,
+			41000 + i, 80);
+		daemon_handle_event(&d, &ev);
+		while ((n = lines(&d, &off, out, 4)) > 0)
+			for (int k = 0; k < n; k++, total++) {
+				ASSERT_EQ(int_of(out[k], "cookie"), c,
+					  "written as its reset comes");
+				ASSERT_STREQ(str_of(out[k], "outcome"),
+					     "reset_sent", "outcome");
+				json_object_put(out[k]);
+			}
+	}
+	conn_flush(&d, 0, true);
+	ASSERT_EQ(lines(&d, &off, out, 4), 0, "nothing left to write");
+	ASSERT_EQ(total, 3 * CONN_PENDING, "one record per connection");
+	daemon_free(&d);
+}
+
+/* A reconcile found a socket gone unseen: "unknown", except for a
+ * listener or a timewait socket (its record is already out). */
+static void test_conn_vanished(void)
+{
+	struct sock_entry e = {
+		.cookie = 77, .family = AF_INET, .state = TCPW_ESTABLISHED,
+		.flags = SOCK_SEEDED, .birth_ns = 1000,
+	};
+	json_object *out[4];
+	struct daemon d;
+	size_t off = 0;
+
+	if (!setup(&d))
+		return;
+	d.o.records = REC_BIT(REC_CONN);
+	conn_vanished(&d, &e, 5000000);
+	if (ASSERT_EQ(lines(&d, &off, out, 4), 1, "one record")) {
+		ASSERT_STREQ(str_of(out[0], "outcome"), "unknown", "outcome");
+		ASSERT_STREQ(str_of(out[0], "direction"), "unknown",
+			     "seeded: not seen opening");
+		ASSERT_EQ(int_of(out[0], "tx_bytes"), 0, "no snapshot, no bytes");
+		json_object_put(out[0]);
+	}
+	e.state = TCPW_LISTEN;
+	conn_vanished(&d, &e, 5000000);
+	e.state = TCPW_TIME_WAIT;
+	e.flags |= SOCK_TW;
+	conn_vanished(&d, &e, 5000000);
+	ASSERT_EQ(lines(&d, &off, out, 4), 0, "none for a listener or timewait");
+	d.o.records = REC_DEFAULT;
+	e.state = TCPW_ESTABLISHED;
+	e.flags = 0;
+	conn_vanished(&d, &e, 5000000);
+	ASSERT_EQ(lines(&d, &off, out, 4), 0, "none unless --records conn");
+	daemon_free(&d);
+}
+
+UNIT_MAIN(test_rst_close, test_never_lost, test_conn_records,
+	  test_conn_many_resets, test_conn_vanished)

@@ -2,7 +2,8 @@
 /*
  * The output writer (core/output.c) on a pipe nobody reads: records are
  * dropped whole, never cut; once the pipe drains, a "lost" record with
- * "where":"output" counts them. And the option number parser.
+ * "where":"output" counts them. SIGHUP's reopen, the -n sink, and the
+ * option number parser.
  */
 #include <json-c/json.h>
 #include <errno.h>
@@ -88,6 +89,89 @@ static void test_stalled_pipe_drops_whole_records(void)
 	daemon_free(&d);
 }
 
+static size_t lines_of(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	int c, last = '\n';
+
+	if (!f)
+		return 0;
+	while ((c = fgetc(f)) != EOF) {
+		n += c == '\n';
+		last = c;
+	}
+	fclose(f);
+	return last == '\n' ? n : (size_t)-1;	/* a cut line */
+}
+
+/* SIGHUP (output_reopen): the records made before it end, whole, in the
+ * renamed file; the ones after go to a new file at the same path. */
+static void test_reopen_after_rename(void)
+{
+	static struct daemon d;
+	struct reconcile_result r = { .sockets = 1 };
+	char dir[] = "/tmp/tcpw-unit.XXXXXX", path[64], old[64];
+
+	if (!ASSERT_TRUE(mkdtemp(dir) != NULL, "mkdtemp") ||
+	    !ASSERT_OK(daemon_init_offline(&d, -1), "init"))
+		return;
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/ev.ndjson", dir);
+	snprintf(old, sizeof(old), "%s/ev.ndjson.1", dir);
+	d.o.output = path;
+	if (!ASSERT_OK(output_open(&d), "output_open"))
+		return;
+	for (int i = 0; i < 1000; i++)	/* buffered: under 1 MiB */
+		emit_reconcile(&d, &r, "periodic", 1000);
+	ASSERT_GT(output_pending(&d), 0, "records waiting");
+	ASSERT_OK(rename(path, old), "rename");
+	ASSERT_OK(output_reopen(&d), "reopen");
+	for (int i = 0; i < 500; i++)
+		emit_reconcile(&d, &r, "periodic", 1000);
+	ASSERT_OK(output_flush(&d), "flush");
+	ASSERT_EQ(lines_of(old), 1000, "records before the reopen, whole, in the renamed file");
+	ASSERT_EQ(lines_of(path), 500, "records after it in the new file");
+	ASSERT_EQ(d.outq.reopens, 1, "reopens counted");
+	ASSERT_EQ(d.outq.dropped, 0, "nothing dropped");
+	daemon_free(&d);
+	unlink(old);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* -n: no destination; records are made only for the tap, and only while
+ * has_out says someone wants them. */
+static size_t tapped;
+static void count_tap(struct daemon *d, const char *rec, size_t len)
+{
+	tapped += len && rec[len - 1] == '\n' && rec[0] == '{';
+}
+
+static void test_discard_sink(void)
+{
+	static struct daemon d;
+	struct reconcile_result r = { .sockets = 1 };
+
+	if (!ASSERT_OK(daemon_init_offline(&d, -1), "init"))
+		return;
+	d.o.output = NULL;
+	if (!ASSERT_OK(output_open(&d), "output_open"))
+		return;
+	ASSERT_TRUE(d.outq.discard && !d.has_out, "a discard sink, no records yet");
+	d.tap = count_tap;
+	emit_reconcile(&d, &r, "periodic", 1000);
+	ASSERT_EQ(tapped, 0, "no record while nobody wants them");
+	d.has_out = true;
+	for (int i = 0; i < 3 * (int)(OUT_BUF / 100); i++)
+		emit_reconcile(&d, &r, "periodic", 1000);
+	ASSERT_EQ(tapped, 3 * (OUT_BUF / 100), "every record tapped");
+	ASSERT_EQ(d.out.len, 0, "none kept");
+	ASSERT_EQ(d.lines, 0, "none counted as written");
+	ASSERT_OK(output_close(&d), "close");
+	daemon_free(&d);
+}
+
 static void test_parse_uint(void)
 {
 	__u64 v = 0;
@@ -110,4 +194,5 @@ static void test_parse_uint(void)
 	ASSERT_EQ(parse_uint("", true, 0, 10, &v), -EINVAL, "empty");
 }
 
-UNIT_MAIN(test_stalled_pipe_drops_whole_records, test_parse_uint)
+UNIT_MAIN(test_stalled_pipe_drops_whole_records, test_reopen_after_rename,
+	  test_discard_sink, test_parse_uint)

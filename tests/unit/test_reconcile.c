@@ -80,6 +80,72 @@ static void test_round_keeps_newer_events(void)
 	table_free(&t);
 }
 
+/*
+ * A big dump is applied a slice at a time, with events between slices:
+ * an event on a socket of a later slice, and a socket an event removed
+ * between slices, win over the older dump as they do in one go.
+ */
+static void test_round_in_slices(void)
+{
+	struct sock_filter f = { 0 };
+	struct rec_round rr;
+	struct table t;
+	__u64 start = 1000000000ULL;
+	struct sd_sock v[] = { sd(1, TCPW_ESTABLISHED),
+			       sd(2, TCPW_ESTABLISHED),
+			       sd(3, TCPW_ESTABLISHED) };
+
+	ASSERT_EQ(table_init(&t, 64), 0, "init");
+	put(&t, 2, 7, TCPW_ESTABLISHED, start - 10);
+	put(&t, 9, 7, TCPW_ESTABLISHED, start - 10);	/* gone from the kernel */
+	removed_cookie = 0;
+	rec_round_begin(&rr, &f, false, NULL, NULL, was_removed);
+	ASSERT_EQ(rec_round_apply(&t, &rr, 7, start, v, 1), 0, "slice 1");
+	/* events between the slices: 2 closed and removed, 3 born */
+	table_remove(&t, table_find(&t, 2));
+	removed_cookie = 2;
+	put(&t, 3, 7, TCPW_FIN_WAIT1, start + 10);
+	ASSERT_EQ(rec_round_apply(&t, &rr, 7, start, v + 1, 2), 0, "slice 2");
+	ASSERT_EQ(rec_round_netns_done(&rr, 7, start), 0, "done");
+	ASSERT_EQ(rec_round_end(&t, &rr), 0, "end");
+	ASSERT_EQ(table_find(&t, 1)->state, TCPW_ESTABLISHED, "slice 1 added");
+	ASSERT_TRUE(!table_find(&t, 2), "removed between slices stays out");
+	ASSERT_EQ(table_find(&t, 3)->state, TCPW_FIN_WAIT1,
+		  "an event between slices wins");
+	ASSERT_TRUE(!table_find(&t, 9), "gone removed at the end");
+	table_free(&t);
+}
+
+/*
+ * The start-up seed: a socket an event put in the table first (the
+ * module's first sample walk races the seed) with no transition seen is
+ * older than the daemon, seeded; one whose transition was seen is not.
+ */
+static void test_seed_marks_pre_existing(void)
+{
+	struct sock_filter f = { 0 };
+	struct rec_round rr;
+	struct table t;
+	__u64 start = 1000000000ULL;
+	struct sock_entry *born;
+
+	ASSERT_EQ(table_init(&t, 64), 0, "init");
+	put(&t, 1, 7, TCPW_ESTABLISHED, start + 10);	/* a sample made it */
+	born = put(&t, 2, 7, TCPW_ESTABLISHED, start + 10);
+	born->nhist = 1;				/* its connect was seen */
+	struct sd_sock v[] = { sd(1, TCPW_ESTABLISHED),
+			       sd(2, TCPW_ESTABLISHED) };
+
+	rec_round_begin(&rr, &f, true, NULL, NULL, was_removed);
+	ASSERT_EQ(rec_round_netns(&t, &rr, 7, start, v, 2), 0, "apply");
+	ASSERT_EQ(rec_round_end(&t, &rr), 0, "end");
+	ASSERT_TRUE(table_find(&t, 1)->flags & SOCK_SEEDED,
+		    "first seen by a sample: seeded");
+	ASSERT_FALSE(table_find(&t, 2)->flags & SOCK_SEEDED,
+		     "seen born: not seeded");
+	table_free(&t);
+}
+
 static void test_worker_roundtrip(void)
 {
 	struct kworker *w;
@@ -113,4 +179,6 @@ static void test_worker_roundtrip(void)
 	kw_stop(w);
 }
 
-UNIT_MAIN(test_round_keeps_newer_events, test_worker_roundtrip)
+UNIT_MAIN(test_round_keeps_newer_events, test_round_in_slices,
+	  test_seed_marks_pre_existing,
+	  test_worker_roundtrip)

@@ -39,7 +39,7 @@ static void test_doc_table(void)
 
 static void test_rules_whole(void)
 {
-	ASSERT_EQ(diag_nrules, 11, "rules");
+	ASSERT_EQ(diag_nrules, 12, "rules");
 	for (size_t i = 0; i < diag_nrules; i++) {
 		const struct diag_rule *r = diag_rules[i];
 

@@ -17,6 +17,7 @@
 
 #include "unit.h"
 #include "uapi/tcpwatch.h"
+#include "kernel/cgroup.h"
 #include "kernel/sockdiag.h"
 #include "kernel/netns.h"
 #include "kernel/owner.h"
@@ -92,6 +93,7 @@ static void fill_info(unsigned char *ti)
 
 static void test_parse_v4(void)
 {
+	__u64 cgroup = 0x123456789ULL;
 	__u32 mem[SK_MEMINFO_VARS] = { 0 };
 	unsigned char ti[TI_FULL_LEN];
 	struct inet_diag_msg *r;
@@ -114,9 +116,11 @@ static void test_parse_v4(void)
 	mem[SK_MEMINFO_SNDBUF] = 16384;
 	mem[SK_MEMINFO_WMEM_QUEUED] = 99;
 	msg_attr(&m, INET_DIAG_SKMEMINFO, mem, sizeof(mem));
+	msg_attr(&m, INET_DIAG_CGROUP_ID, &cgroup, sizeof(cgroup));
 
 	if (!ASSERT_OK(msg_parse(&m, m.len, &s), "sd_parse v4"))
 		return;
+	ASSERT_EQ(s.cgroup, cgroup, "INET_DIAG_CGROUP_ID");
 	ASSERT_EQ(s.family, AF_INET, "family");
 	ASSERT_EQ(s.state, TCPW_ESTABLISHED, "state");
 	ASSERT_EQ(s.sport, 443, "sport host order");
@@ -340,6 +344,27 @@ static int listen_lo(__u16 *port)
 	return fd;
 }
 
+/* Our cgroup v2 id: the inode of our directory under the cgroup2 mount. */
+static __u64 own_cgroup(void)
+{
+	char mnt[256], line[512], p[1024];
+	struct stat st;
+	FILE *f;
+
+	if (cg_find_mount(mnt, sizeof(mnt)))
+		return 0;
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return 0;
+	line[0] = '\0';
+	while (fgets(line, sizeof(line), f) && strncmp(line, "0::", 3))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(p, sizeof(p), "%s%s", mnt, line + 3);
+	return line[0] && !stat(p, &st) ? st.st_ino : 0;
+}
+
 static void test_dump_listener(void)
 {
 	struct find_ctx f = { 0 };
@@ -371,6 +396,7 @@ static void test_dump_listener(void)
 	ASSERT_TRUE(f.s.has_info, "listener has tcp_info");
 	ASSERT_TRUE(f.s.has_mem, "listener has skmeminfo");
 	ASSERT_GT(f.s.rcvbuf, 0, "rcvbuf");
+	ASSERT_EQ(f.s.cgroup, own_cgroup(), "cgroup id: ours (stat of our cgroup2 directory)");
 
 	/* LISTEN excluded by the mask */
 	memset(&f.s, 0, sizeof(f.s));

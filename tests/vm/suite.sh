@@ -9,6 +9,14 @@ B=${B:-build}
 export B
 
 rc=0
+# The module DKMS built for this kernel (scripts/vm/run.sh), if it did:
+# the module tests load that one rather than make kmod's.
+if [[ -f $B/dkms/tcpwatch.ko && $(cat "$B/dkms/kver" 2>/dev/null) == "$(uname -r)" ]]; then
+	export TCPW_KO=$B/dkms/tcpwatch.ko
+	echo "ok kmod/dkms-module ($TCPW_KO, signer: $(/sbin/modinfo -F signer "$TCPW_KO"))"
+else
+	echo "# no DKMS-built module for $(uname -r): the module tests load kmod/tcpwatch.ko"
+fi
 tests/vm/kmod.sh || rc=1
 
 # Run the lead's host suites (tests/run.sh host) with one source;
@@ -35,12 +43,12 @@ host_suite() {
 
 if [[ -x tests/run.sh ]]; then
 	mkdir -p "$B/vm"
-	# The output, the control socket, the options and the namespace
-	# scaling are the daemon's, whatever the source: their tests (long
-	# under TCG) run on the host only. The rules read the table, not the
+	# The output, the control socket, the options, the namespace
+	# scaling and top are the daemon's, whatever the source: their tests
+	# (long under TCG) run on the host only. The rules read the table, not the
 	# source: their tests run with BPF on the host and with the module
 	# here.
-	daemon_only="test_output_ test_ctl_ test_option test_single_instance test_scale_"
+	daemon_only="test_output_ test_ctl_ test_option test_single_instance test_scale_ test_top_ test_metrics_ test_alerts_ test_events_ test_service_"
 	host_suite kmod "$daemon_only" || rc=1
 	host_suite bpf "test_diag_ $daemon_only" || rc=1
 else

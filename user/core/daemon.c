@@ -13,6 +13,8 @@
 #include "core/daemon.h"
 #include "core/dumps.h"
 #include "core/emit.h"
+#include "lib/fields.h"
+#include "lib/notify.h"
 
 #define LOST_RECONCILE_DELAY_NS	200000000ULL	/* let a burst pass */
 
@@ -31,9 +33,17 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 		return 0;
 	}
 	d->events[ev->kind]++;
-	if (!filter_match(&d->o.filter, ev->netns, ev->sport, ev->dport) &&
+	if (!filter_match(&d->o.filter, ev->netns, ev->sport, ev->dport,
+			  ev->cgroup) &&
 	    !table_find(&d->tab, ev->cookie))
 		return 0;
+	/* About a packet, not a socket's state: the table is not told. */
+	if (ev->kind == TCPW_EV_DROP) {
+		pktdrop_event(d, ev);
+		table_note_drop(&d->tab, ev);
+		diag_drop(&d->diag, ev);
+		return 0;
+	}
 	if (table_apply(&d->tab, ev, &res, &gone, &tw) == -ENOMEM) {
 		fprintf(stderr, "tcpwatch: out of memory for the table\n");
 		d->stop = true;
@@ -47,12 +57,17 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 	if (res.inferred && res.new == TCPW_TIME_WAIT)
 		d->tw_inferred++;
 	diag_event(&d->diag, ev, &res);
+	for (int i = 0; i < d->nmods; i++)
+		if (d->mods[i]->event)
+			d->mods[i]->event(d, ev, &res);
 	if (!d->has_out || res.suppressed)
 		return 0;
 	if (res.child_born)
 		emit_synthetic(d, res.e, TCPW_LISTEN, TCPW_SYN_RECV, ev->ts_ns,
 			       "child");
 	emit_event(d, ev, &res);
+	if (emit_wants(d, REC_CONN))
+		conn_event(d, ev, &res);
 	if (res.removed) {
 		__u32 i = d->gone_next++ % GONE_SNAPS;
 
@@ -150,6 +165,7 @@ static void tick(struct daemon *d)
 	check_drops(d);
 	now = mono_ns();
 	table_expire(&d->tab, now, on_expire, d);
+	conn_flush(d, now, false);
 	/* the modules: the control socket's timeouts, the sweep */
 	for (int i = 0; i < d->nmods; i++)
 		if (d->mods[i]->tick)
@@ -159,7 +175,8 @@ static void tick(struct daemon *d)
 	    !dumps_round_busy(d)) {
 		bool lost = d->rec_reason && !strcmp(d->rec_reason, "lost");
 
-		dumps_request_round(d, lost ? "lost" : "periodic", lost);
+		/* after a loss, dumps_lost() chose the namespaces */
+		dumps_request_round(d, lost ? "lost" : "periodic", false);
 		d->next_reconcile_ns = 0;
 		d->rec_reason = NULL;
 	}
@@ -199,6 +216,8 @@ static int init_common(struct daemon *d, int out_fd)
 	err = table_init(&d->tab, 4096);
 	if (err)
 		return err;
+	if (!d->o.records)
+		d->o.records = REC_DEFAULT;
 	if (!d->o.diag.sweep_ms)
 		diag_opts_default(&d->o.diag);
 	err = diag_init(&d->diag, &d->o.diag);
@@ -229,11 +248,35 @@ void daemon_free(struct daemon *d)
 	dumps_free(d);		/* joins the worker before anything goes */
 	source_close(d->src);
 	table_free(&d->tab);
+	if (d->cg.v)
+		fields_set_cgroup_namer(NULL, NULL);
+	cgc_free(&d->cg);
 	diag_free(&d->diag);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
+}
+
+/* SIGHUP reopens -o FILE (logrotate); SIGINT and SIGTERM stop. */
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			d->reopen = true;
+		else
+			d->stop = true;
+	}
+}
+
+static void reload(struct daemon *d)
+{
+	d->reopen = false;
+	notify_reloading();
+	output_reopen(d);
+	notify_ready(NULL);
 }
 
 static void loop(struct daemon *d)
@@ -244,7 +287,8 @@ static void loop(struct daemon *d)
 	next_tick = mono_ns() + tick_ns;
 	while (!d->stop) {
 		__u64 now = mono_ns();
-		int timeout = now >= next_tick ? 0
+		/* a dump waiting to be applied: do not sleep */
+		int timeout = now >= next_tick || dumps_applying(d) ? 0
 				: (int)((next_tick - now + 999999) / 1000000);
 		int n = epoll_wait(d->epfd, evs, 16, timeout);
 
@@ -259,13 +303,16 @@ static void loop(struct daemon *d)
 			if (tag == &tag_src) {
 				drain(d);
 			} else if (tag == &tag_sig) {
-				d->stop = true;
+				on_signal(d);
 			} else {
 				struct daemon_io *io = tag;
 
 				io->fn(d, io, evs[i].events);
 			}
 		}
+		dumps_apply(d);
+		if (d->reopen && !d->stop)
+			reload(d);
 		if (mono_ns() >= next_tick) {
 			tick(d);
 			next_tick = mono_ns() + tick_ns;
@@ -312,6 +359,11 @@ int daemon_start(struct daemon *d, const struct daemon_opts *o)
 	err = init_common(d, -1);
 	if (err)
 		goto out;
+	err = cgc_init(&d->cg);
+	if (err)
+		goto out;
+	d->o.filter.cgc = &d->cg;
+	fields_set_cgroup_namer(cgc_namer, &d->cg);	/* findings */
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0) {
 		err = -errno;
@@ -361,9 +413,10 @@ static int seed(struct daemon *d)
 	dumps_tick(d, mono_ns());
 	while (dumps_round_busy(d) && !d->stop) {
 		p.fd = d->dumps ? dumps_fd(d) : -1;
-		poll(&p, 1, (int)d->o.tick_ms);
+		poll(&p, 1, dumps_applying(d) ? 0 : (int)d->o.tick_ms);
 		drain(d);
 		dumps_poll(d);
+		dumps_apply(d);
 		dumps_tick(d, mono_ns());
 	}
 	err = dumps_seed_error(d);
@@ -389,11 +442,20 @@ int daemon_loop(struct daemon *d)
 	emit_start(d);
 	if (output_flush(d))
 		goto out;
+	{
+		char st[96];
+
+		snprintf(st, sizeof(st), "serving: %llu sockets seeded from sock_diag",
+			 (unsigned long long)d->seeded);
+		notify_ready(st);	/* systemd: Type=notify */
+	}
 	loop(d);
+	notify_stopping();
 	/* Leave nothing behind in the ring. */
 	if (!d->out.err) {
 		drain(d);
 		check_drops(d);
+		conn_flush(d, 0, true);
 		emit_stop(d);
 		err = output_close(d);
 	}

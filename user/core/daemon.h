@@ -17,10 +17,14 @@
 #include "lib/json.h"
 #include "lib/format.h"
 #include "kernel/netns.h"
+#include "core/cgcache.h"
 #include "core/output.h"
+#include "core/pktdrop.h"
 #include "core/reconcile.h"
 #include "source/source.h"
 #include "core/table.h"
+#include "core/conn.h"
+#include "core/records.h"
 
 #define DEFAULT_CTL_PATH	"/run/tcpwatch/tcpwatch.sock"
 #define TCPWATCH_VERSION	"0.1.0"
@@ -30,14 +34,29 @@ struct daemon_opts {
 	struct source_opts src;
 	struct sock_filter filter;
 	const char *output;	/* path, "-" for stdout, NULL for none */
+	__u32 backlog_bytes;	/* recent records kept for `events`; 0: none */
 	const char *ctl_path;
 	__u32 reconcile_ms;	/* periodic reconcile; 0 = only after loss */
 	__u32 tick_ms;		/* drain/flush/expire period */
 	struct diag_opts diag;	/* thresholds of the rules */
+	__u32 records;		/* REC_BIT()s to write; 0: REC_DEFAULT */
 };
 
 #define GONE_SNAPS	4
-#define DAEMON_MODULES_MAX	4
+#define DAEMON_MODULES_MAX	8
+
+/*
+ * What a subscriber's filter sees of the record being formatted (set by
+ * emit.c between emit_head and emit_tail): socket records carry their
+ * tuple and state, the others (start, lost, finding...) only a type.
+ */
+struct rec_meta {
+	__u64 ts_ns;
+	__u32 netns;
+	__u16 sport, dport;
+	__u8 state;		/* the new state, or the socket's */
+	bool sock;		/* a socket record: the fields above are set */
+};
 
 struct daemon {
 	struct daemon_opts o;
@@ -45,9 +64,15 @@ struct daemon {
 	struct table tab;
 	struct jbuf out;	/* records on their way out (output.h) */
 	struct output outq;
-	bool has_out;
+	bool has_out;		/* records are formatted: an output, a
+				 * subscriber or the backlog wants them */
+	struct rec_meta rec;	/* of the record being formatted */
+	/* Each whole record (ctl/events.c: subscribers, backlog). */
+	void (*tap)(struct daemon *d, const char *rec, size_t len);
+	bool reopen;		/* SIGHUP: reopen -o FILE */
 	struct wallclock wc;
 	struct dumps *dumps;	/* the kernel worker's jobs (core/dumps.h) */
+	struct cgcache cg;	/* cgroup ids -> paths (core/cgcache.h) */
 	int epfd, sig_fd;
 	bool stop;
 	__u64 start_ns;
@@ -59,11 +84,17 @@ struct daemon {
 	__u64 bad_records;		/* wrong version or kind */
 	__u64 tw_inferred, tw_expired;
 	__u64 rec_runs, rec_added, rec_removed, rec_changed, rec_owners;
+	__u64 rec_slices, rec_slice_max_ns;	/* dumps applied a slice a pass */
 	__u64 seeded;
 	__u64 next_reconcile_ns;
 	__u64 last_round_end_ns;	/* loss rounds keep their distance */
 	const char *rec_reason;
 	__u64 lines;			/* NDJSON records handed to output */
+	/* The source's sample passes run by the worker (core/dumps.c). */
+	struct {
+		__u64 runs, errors, ns_total, ns_max, netns;
+		__u64 visited, full, emitted;
+	} sample;
 	/*
 	 * The snaps last written for the sockets last removed from the
 	 * table (cookie 0: none, or not written), so that a reset right
@@ -77,7 +108,9 @@ struct daemon {
 	} gone[GONE_SNAPS];
 	__u32 gone_next;
 
+	struct conns conns;	/* closes awaiting a trailing reset */
 	struct diag diag;
+	struct pktdrop pkt;		/* packets the kernel dropped */
 	const struct daemon_module *mods[DAEMON_MODULES_MAX];
 	int nmods;
 };
@@ -105,13 +138,17 @@ void daemon_drain(struct daemon *d);
 
 /*
  * Modules hang off the loop without the daemon knowing them (the control
- * socket, the diagnostics' sweep): tick runs every tick, free when the
- * daemon ends; an fd they watch carries a struct daemon_io.
+ * socket, the diagnostics' sweep, metrics): tick runs every tick, free
+ * when the daemon ends, event after each record the table applied; an
+ * fd they watch carries a struct daemon_io.
  */
 struct daemon_module {
 	const char *name;
 	void (*tick)(struct daemon *d, __u64 now);
 	void (*free)(struct daemon *d);
+	/* Optional: every record applied to the table (O(1), no I/O). */
+	void (*event)(struct daemon *d, const struct tcpw_event *ev,
+		      const struct apply_result *res);
 };
 
 struct daemon_io {

@@ -135,6 +135,8 @@ static void on_correction(void *ctx, const struct sock_entry *e, __u8 old,
 			  __u8 new)
 {
 	emit_synthetic(ctx, e, old, new, mono_ns(), "reconcile");
+	if (new == TCPW_CLOSE)	/* gone from the kernel unseen */
+		conn_vanished(ctx, e, mono_ns());
 }
 
 void dumps_request_round(struct daemon *d, const char *reason, bool all)
@@ -152,12 +154,37 @@ bool dumps_round_busy(const struct daemon *d)
 	return d->dumps && (d->dumps->want || d->dumps->active);
 }
 
+/*
+ * Events were lost: the namespaces the kernel noted them in are dumped
+ * next round, and only those, so that a loss in one busy netns does not
+ * cost a dump of every other (500 of them on a container host, and the
+ * dumps' CPU was more loss). Every netns when the kernel cannot tell
+ * (its set overflowed, an older module) or names one not discovered yet.
+ */
 void dumps_lost(struct daemon *d)
 {
 	struct dumps *k = d->dumps;
+	struct tcpw_lost_netns l;
+	bool all = source_lost_netns(d->src, &l) || l.overflow;
+	__u64 now = mono_ns();
 
-	for (__u32 i = 0; i < k->nns; i++)
+	for (__u32 i = 0; !all && i < l.nr; i++) {
+		struct ns_rec *r = ns_find(k, l.netns[i]);
+
+		if (!r) {
+			all = true;
+			break;
+		}
+		r->dirty = true;
+		r->dirty_ns = now;
+	}
+	if (!all)
+		return;
+	k->want_all = true;
+	for (__u32 i = 0; i < k->nns; i++) {
 		k->ns[i].dirty = true;
+		k->ns[i].dirty_ns = now;
+	}
 }
 
 void dumps_submit(struct daemon *d, struct kw_job *j)
@@ -289,17 +316,13 @@ static void round_start(struct daemon *d)
 	dumps_submit(d, j);
 }
 
-static void round_dump_done(struct daemon *d, struct kw_job *j)
+static void round_dump_finish(struct daemon *d, struct kw_job *j, int err)
 {
 	struct dumps *k = d->dumps;
 	struct ns_rec *r = ns_find(k, j->netns);
-	int err = j->err;
 
-	/* Every event up to now is applied first: the dump is older. */
-	daemon_drain(d);
 	if (!err)
-		err = rec_round_netns(&d->tab, &k->rr, j->netns, j->start_ns,
-				      j->socks, j->nsocks);
+		err = rec_round_netns_done(&k->rr, j->netns, j->start_ns);
 	if (err == -ENOMEM) {
 		fprintf(stderr, "tcpwatch: out of memory for the table\n");
 		d->stop = true;
@@ -308,11 +331,76 @@ static void round_dump_done(struct daemon *d, struct kw_job *j)
 		/* -ENOENT: no longer openable. Its entries stay. */
 		k->rr.r.failed++;
 	} else if (r) {
-		r->dirty = false;
+		/* a loss noted after the dump began is not healed by it */
+		if (r->dirty_ns < j->start_ns)
+			r->dirty = false;
 		r->dumped_ns = j->end_ns;
 	}
 	if (!--k->jobs)
 		round_end(d);
+}
+
+/* Queued: the loop applies it a slice per pass (dumps_apply). */
+static void round_dump_done(struct daemon *d, struct kw_job *j)
+{
+	struct dumps *k = d->dumps;
+
+	j->next = NULL;
+	if (k->apply_tail)
+		k->apply_tail->next = j;
+	else
+		k->apply_head = j;
+	k->apply_tail = j;
+}
+
+bool dumps_applying(const struct daemon *d)
+{
+	return d->dumps && d->dumps->apply_head;
+}
+
+/*
+ * A dump is applied DUMP_SLICE sockets a pass, the ring drained before
+ * each slice, not in one stretch that grows with the netns (30,000
+ * TIME_WAITs: 8 slices of at most ~6 ms in the sanitized build). Between
+ * slices, events apply as usual: the round's rules (an
+ * entry with an event since the dump began is left alone, a socket
+ * removed meanwhile is not brought back) hold across slices too.
+ */
+bool dumps_apply(struct daemon *d)
+{
+	struct dumps *k = d->dumps;
+	struct kw_job *j = k ? k->apply_head : NULL;
+	__u64 t0;
+	__u32 n;
+	int err;
+
+	if (!j)
+		return false;
+	/* Every event up to now is applied first: the dump is older. */
+	daemon_drain(d);
+	t0 = mono_ns();
+	err = j->err;
+	if (!err) {
+		n = j->nsocks - k->apply_pos;
+		if (n > DUMP_SLICE)
+			n = DUMP_SLICE;
+		err = rec_round_apply(&d->tab, &k->rr, j->netns, j->start_ns,
+				      j->socks + k->apply_pos, n);
+		k->apply_pos += n;
+		d->rec_slices++;
+	}
+	t0 = mono_ns() - t0;
+	if (t0 > d->rec_slice_max_ns)
+		d->rec_slice_max_ns = t0;
+	if (!err && k->apply_pos < j->nsocks)
+		return true;
+	k->apply_head = j->next;
+	if (!k->apply_head)
+		k->apply_tail = NULL;
+	k->apply_pos = 0;
+	round_dump_finish(d, j, err);
+	kw_job_free(j);
+	return k->apply_head != NULL;
 }
 
 /* ---- the rest ----------------------------------------------------------- */
@@ -352,6 +440,103 @@ static void ports_tick(struct daemon *d, __u64 now)
 	k->next_ports_ns = now + PORTS_PERIOD_NS;
 }
 
+static int cmp_inum(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A state a full socket can be sampled in (not LISTEN, not timewait). */
+static bool sampled_state(const struct sock_entry *e)
+{
+	return !(e->flags & SOCK_TW) && e->state != TCPW_LISTEN &&
+	       e->state != TCPW_TIME_WAIT && e->state != TCPW_CLOSE;
+}
+
+/*
+ * The namespaces where the table has a socket to sample, sorted: each
+ * pass walks its netns's whole established hash (the hash is shared),
+ * so a netns with nothing to sample is not walked. Returns how many.
+ */
+static int sample_nets(struct daemon *d, __u32 **out)
+{
+	struct sock_entry *e;
+	__u32 *v = NULL, n = 0, cap = 0, last = 0, i, u = 0;
+
+	table_for_each(&d->tab, e, i) {
+		if (!sampled_state(e) || (n && e->netns == last))
+			continue;
+		if (n == cap) {
+			__u32 *w = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!w) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = w;
+			cap = cap ? cap * 2 : 16;
+		}
+		v[n++] = last = e->netns;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_inum);
+	for (i = 0; i < n; i++)
+		if (!u || v[u - 1] != v[i])
+			v[u++] = v[i];
+	*out = v;
+	return (int)u;
+}
+
+/*
+ * The source's sample pass (BPF's iterator) once a sample interval: its
+ * cost grows with the sockets, so it runs on the worker, never here.
+ */
+static void sample_tick(struct daemon *d, __u64 now)
+{
+	struct dumps *k = d->dumps;
+	struct kw_job *j;
+	int n;
+
+	if (!d->o.src.sample_ms || !d->src || !source_samples(d->src) ||
+	    k->sample_busy || now < k->next_sample_ns)
+		return;
+	k->next_sample_ns = now + d->o.src.sample_ms * 1000000ULL;
+	j = kw_job_new(KW_EACH_NETNS, TAG_SAMPLE, NULL);
+	if (!j)
+		return;
+	j->netns = d->o.filter.netns;
+	n = sample_nets(d, &j->nets);
+	if (n <= 0) {
+		/* nothing to sample (or no memory: next interval) */
+		kw_job_free(j);
+		return;
+	}
+	j->nnets = n;
+	j->fn = source_sample;
+	j->arg = d->src;
+	k->sample_busy = true;
+	dumps_submit(d, j);
+}
+
+static void sample_done(struct daemon *d, const struct kw_job *j)
+{
+	__u64 ns = j->end_ns - j->start_ns;
+
+	d->dumps->sample_busy = false;
+	if (j->err && !d->sample.errors++)
+		fprintf(stderr, "tcpwatch: window/buffer samples failed: %s (counted in stats; --sample-ms 0 turns them off)\n",
+			strerror(-j->err));
+	d->sample.runs++;
+	d->sample.ns_total += ns;
+	if (ns > d->sample.ns_max)
+		d->sample.ns_max = ns;
+	d->sample.netns += j->calls;
+	d->sample.visited += j->out[SAMPLE_VISITED];
+	d->sample.full += j->out[SAMPLE_FULL];
+	d->sample.emitted += j->out[SAMPLE_EMITTED];
+}
+
 void dumps_tick(struct daemon *d, __u64 now)
 {
 	struct dumps *k = d->dumps;
@@ -372,9 +557,11 @@ void dumps_tick(struct daemon *d, __u64 now)
 	}
 	ports_tick(d, now);
 	kq_refresh(d, now);
+	sample_tick(d, now);
 }
 
-static void job_done(struct daemon *d, struct kw_job *j)
+/* false: the caller frees j; true: kept (a round dump to apply) */
+static bool job_done(struct daemon *d, struct kw_job *j)
 {
 	struct dumps *k = d->dumps;
 
@@ -395,7 +582,7 @@ static void job_done(struct daemon *d, struct kw_job *j)
 		break;
 	case TAG_ROUND_DUMP:
 		round_dump_done(d, j);
-		break;
+		return true;
 	case TAG_PORTS:
 		k->port_jobs--;
 		if (!j->err)
@@ -412,7 +599,11 @@ static void job_done(struct daemon *d, struct kw_job *j)
 	case TAG_CW_OWNERS:
 		kq_owners_done(d, j);
 		break;
+	case TAG_SAMPLE:
+		sample_done(d, j);
+		break;
 	}
+	return false;
 }
 
 void dumps_poll(struct daemon *d)
@@ -421,10 +612,9 @@ void dumps_poll(struct daemon *d)
 
 	if (!d->dumps)
 		return;
-	while ((j = kw_done(d->dumps->w))) {
-		job_done(d, j);
-		kw_job_free(j);
-	}
+	while ((j = kw_done(d->dumps->w)))
+		if (!job_done(d, j))
+			kw_job_free(j);
 }
 
 int dumps_fd(const struct daemon *d)
@@ -473,6 +663,12 @@ void dumps_free(struct daemon *d)
 	if (!k)
 		return;
 	kw_stop(k->w);
+	while (k->apply_head) {
+		struct kw_job *j = k->apply_head;
+
+		k->apply_head = j->next;
+		kw_job_free(j);
+	}
 	for (__u32 i = 0; i < k->nns; i++)
 		ns_rec_free(&k->ns[i]);
 	free(k->ns);

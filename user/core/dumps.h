@@ -33,6 +33,8 @@ struct daemon;
 #define KQ_LOSS_ROUND_GAP_NS	(10ULL * 1000000000ULL)
 /* Namespaces a periodic round dumps beyond those that can have drifted. */
 #define KQ_ROUND_ROBIN		4
+/* Sockets of a round's dump the loop applies per pass. */
+#define DUMP_SLICE		4096
 /* Namespace discovery and facts, when nothing else asks for it. */
 #define KQ_NETNS_PERIOD_NS	(1ULL * 1000000000ULL)
 
@@ -42,6 +44,10 @@ void dumps_free(struct daemon *d);
 void dumps_tick(struct daemon *d, __u64 now);
 /* Take back finished jobs and apply them. */
 void dumps_poll(struct daemon *d);
+/* Apply one slice of a round's dumps (after draining the ring); true
+ * while more wait: the loop then does not sleep. */
+bool dumps_apply(struct daemon *d);
+bool dumps_applying(const struct daemon *d);
 /* Ask for a reconcile round (reason "start" seeds). all: every netns. */
 void dumps_request_round(struct daemon *d, const char *reason, bool all);
 /* The ring lost events: every netns can have drifted. */

@@ -19,6 +19,7 @@ enum {
 	TAG_EH,			/* sweep cache: established-hash states */
 	TAG_LST,		/* sweep cache: listeners */
 	TAG_CW_OWNERS,
+	TAG_SAMPLE,		/* the source's sample pass, every netns */
 };
 
 #define KQ_PIDS		8
@@ -37,6 +38,7 @@ struct kq_cache {
 struct ns_rec {
 	struct kw_ns f;
 	bool dirty;		/* can have drifted: dump in the next round */
+	__u64 dirty_ns;		/* when loss marked it: a dump older stays */
 	__u64 dumped_ns;	/* last complete round dump */
 	struct kq_cache eh, lst;
 	__u64 lst_overflows;	/* f.overflows at the last LISTEN dump */
@@ -61,6 +63,9 @@ struct dumps {
 	int err;		/* the seed's, for daemon_loop */
 	struct rec_round rr;
 	__u32 rr_next;
+	/* round dumps the loop applies a slice per pass, oldest first */
+	struct kw_job *apply_head, *apply_tail;
+	__u32 apply_pos;
 	/* cookies removed while a round runs: open addressing, 0 empty */
 	__u64 *rm;
 	__u32 rm_n, rm_cap;
@@ -69,6 +74,8 @@ struct dumps {
 	__u64 next_ports_ns;
 	bool owners_busy;
 	__u64 req_ns;		/* the oldest refresh asked for, not sent */
+	bool sample_busy;
+	__u64 next_sample_ns;
 };
 
 struct ns_rec *ns_find(struct dumps *k, __u32 inum);

@@ -65,6 +65,7 @@ static void write_some(struct daemon *d, size_t end)
 		if (n > 0) {
 			q->off += n;
 			b->written += n;
+			q->midline = b->p[q->off - 1] != '\n';
 			if (q->err_reported) {
 				fprintf(stderr, "tcpwatch: writing output resumed\n");
 				q->err_reported = false;
@@ -138,6 +139,10 @@ static void emit_output_lost(struct daemon *d)
 
 	q->dropped_total += q->dropped;
 	q->dropped_bytes_total += q->dropped_bytes;
+	if (!emit_wants(d, REC_LOST)) {	/* --records: counted in stats */
+		q->dropped = q->dropped_bytes = 0;
+		return;
+	}
 	emit_head(d, "lost", mono_ns());
 	json_lit(b, ",\"where\":\"output\"");
 	json_u64_field(b, "count", q->dropped);
@@ -224,6 +229,16 @@ static int make_nonblock(struct daemon *d, int fd, bool own)
 	return fd;
 }
 
+/* The open file description for -o FILE, non-blocking where it can be,
+ * or -errno. */
+static int open_file(struct daemon *d)
+{
+	int fd = open(d->o.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		      0640);
+
+	return fd < 0 ? -errno : make_nonblock(d, fd, true);
+}
+
 void output_init_offline(struct daemon *d)
 {
 	memset(&d->outq, 0, sizeof(d->outq));
@@ -236,20 +251,22 @@ int output_open(struct daemon *d)
 	int fd, err;
 
 	output_init_offline(d);
-	if (!d->o.output)
-		return 0;
+	if (!d->o.output) {
+		/* -n: records only for the subscribers and the backlog,
+		 * which say when they want them (d->has_out). */
+		err = json_init(&d->out, -1, OUT_BUF);
+		q->live = q->discard = !err;
+		return err;
+	}
 	if (!strcmp(d->o.output, "-")) {
 		fd = make_nonblock(d, STDOUT_FILENO, false);
 	} else {
-		fd = open(d->o.output, O_WRONLY | O_CREAT | O_APPEND |
-			  O_CLOEXEC, 0640);
+		fd = open_file(d);
 		if (fd < 0) {
-			err = -errno;
 			fprintf(stderr, "tcpwatch: cannot open output %s: %s\n",
-				d->o.output, strerror(-err));
-			return err;
+				d->o.output, strerror(-fd));
+			return fd;
 		}
-		fd = make_nonblock(d, fd, true);
 	}
 	err = json_init(&d->out, fd, OUT_BUF);
 	if (err) {
@@ -296,11 +313,56 @@ int output_close(struct daemon *d)
 	return q->off < q->mark && q->last_err ? -q->last_err : 0;
 }
 
+int output_reopen(struct daemon *d)
+{
+	struct output *q = &d->outq;
+	struct jbuf *b = &d->out;
+	int fd, old = b->fd;
+	bool pollable = q->pollable;
+
+	if (!d->has_out || !q->live || q->discard || !d->o.output ||
+	    !strcmp(d->o.output, "-"))
+		return 0;
+	/* Whatever the old file takes now is its own. */
+	q->stalled = false;
+	write_some(d, q->mark);
+	if (q->midline && q->off < q->mark) {
+		/* it refuses the rest of a line: drop that record whole */
+		char *nl = memchr(b->p + q->off, '\n', q->mark - q->off);
+		size_t end = nl ? (size_t)(nl - b->p) + 1 : q->mark;
+
+		q->dropped++;
+		q->dropped_bytes += end - q->off;
+		q->off = end;
+		q->midline = false;
+		compact(d);
+	}
+	q->pollable = false;
+	fd = open_file(d);
+	if (fd < 0) {
+		q->pollable = pollable;
+		fprintf(stderr, "tcpwatch: SIGHUP: cannot open %s again: %s; still writing to the file already open\n",
+			d->o.output, strerror(-fd));
+		return fd;
+	}
+	if (pollable)
+		daemon_io_del(d, old);
+	close(old);
+	b->fd = fd;
+	q->watching = q->stalled = false;
+	if (q->pollable && daemon_io_add(d, fd, 0, &out_io))
+		q->pollable = false;
+	q->reopens++;
+	/* Anything still waiting goes to the new file, whole lines only. */
+	write_some(d, q->mark);
+	return 0;
+}
+
 void output_free(struct daemon *d)
 {
 	struct output *q = &d->outq;
 
-	if (!d->has_out)
+	if (!d->has_out && !q->discard)
 		return;
 	if (q->live && q->pollable)
 		daemon_io_del(d, d->out.fd);

@@ -33,18 +33,31 @@ struct output {
 	bool stalled;		/* the last write did not finish: wait */
 	bool err_reported;	/* this error episode is on stderr */
 	bool gone;		/* EPIPE: the reader is done */
+	bool discard;		/* -n: no destination; records are made
+				 * for the tap only (emit_tail) */
+	bool midline;		/* the last write ended inside a line */
 	int restore_fd, restore_fl;	/* stdout's flags to put back */
 	size_t off, mark;
 	__u64 dropped, dropped_bytes;	/* since the last lost record */
 	__u64 dropped_total, dropped_bytes_total;
 	__u64 lost_records;		/* "lost" records written */
 	__u64 errors;			/* failed writes (not EAGAIN/EPIPE) */
+	__u64 reopens;			/* SIGHUP: -o FILE opened again */
 	int last_err;
 };
 
 /* The daemon's output: open o.output ("-": stdout) non-blocking where
  * it can be, watch it on the loop. Errors are printed. */
 int output_open(struct daemon *d);
+/*
+ * SIGHUP: open -o FILE again (logrotate renamed it). The records handed
+ * over so far are completed in the old file first, so none is split
+ * between the two; if the old file refuses the rest of a line, that
+ * record is dropped and counted. The new file is used only once it is
+ * open: on failure, writing goes on to the old one (said on stderr).
+ * Nothing to do for stdout or -n.
+ */
+int output_reopen(struct daemon *d);
 /* The offline daemon's (tests, replay): blocking json_flush(), no drops. */
 void output_init_offline(struct daemon *d);
 /* A record ends at d->out.len: keep it, or drop it if there is no room.

@@ -6,6 +6,7 @@
 #include "lib/format.h"
 #include "kernel/netns.h"
 #include "kernel/kworker.h"
+#include "core/cgcache.h"
 #include "core/reconcile.h"
 #include "kernel/sockdiag.h"
 #include "core/table.h"
@@ -21,6 +22,8 @@ static void fill_from_sd(struct sock_entry *e, const struct sd_sock *s)
 {
 	if (s->inode)
 		e->inode = s->inode;
+	if (s->cgroup)
+		e->cgroup = s->cgroup;
 	/* Not from a record: the next record's snap is written in full. */
 	if (s->has_info || s->has_mem)
 		e->flags &= ~SOCK_SNAP_OUT;
@@ -69,7 +72,13 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 
 	struct rec_round *rr = c->rr;
 
-	if (!filter_match(rr->f, c->netns, s->sport, s->dport))
+	/*
+	 * A socket the table tracks is the dump's business even when the
+	 * filter cannot tell (a timewait sock has no cgroup id): else
+	 * --cgroup would drop its TIME_WAITs as gone from the kernel.
+	 */
+	if (!e && !filter_match(rr->f, c->netns, s->sport, s->dport,
+				s->cgroup))
 		return 0;
 	rr->r.sockets++;
 	/*
@@ -103,6 +112,13 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 		return 0;
 	}
 	e->gen = rr->gen;
+	/*
+	 * The start-up seed finds a socket that an event (a module's first
+	 * sample walk, a retransmit) put in the table before it, with no
+	 * transition seen: it is older than the daemon all the same.
+	 */
+	if (rr->seed && !e->nhist)
+		e->flags |= SOCK_SEEDED;
 	if (e->last_ns >= c->start_ns)
 		return 0;	/* an event is newer than this dump */
 	fill_from_sd(e, s);
@@ -131,9 +147,12 @@ static int on_sock(void *ctx, const struct sd_sock *s)
 }
 
 bool filter_match(const struct sock_filter *f, __u32 netns, __u16 sport,
-		  __u16 dport)
+		  __u16 dport, __u64 cgroup)
 {
 	if (f->netns && f->netns != netns)
+		return false;
+	if (f->cgroup && !cgc_under(f->cgc, cgroup, f->cgroup,
+				    f->cgroup_path))
 		return false;
 	if (!f->nr_ports)
 		return true;
@@ -158,7 +177,7 @@ void rec_round_begin(struct rec_round *rr, const struct sock_filter *f,
 	rr->gen = ++gen;
 }
 
-int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
+int rec_round_apply(struct table *t, struct rec_round *rr, __u32 netns,
 		    __u64 start_ns, const struct sd_sock *v, __u32 n)
 {
 	struct rec_ctx c = {
@@ -167,6 +186,18 @@ int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
 	};
 	int err;
 
+	/* Even a partial result's sockets are applied; the removal pass
+	 * needs the whole netns: rec_round_netns_done lists it. */
+	for (__u32 i = 0; i < n; i++) {
+		err = on_sock(&c, &v[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int rec_round_netns_done(struct rec_round *rr, __u32 netns, __u64 start_ns)
+{
 	if (rr->ndumped == rr->dumped_cap) {
 		__u32 cap = rr->dumped_cap ? rr->dumped_cap * 2 : 16;
 		void *p = realloc(rr->dumped, cap * sizeof(*rr->dumped));
@@ -176,18 +207,19 @@ int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
 		rr->dumped = p;
 		rr->dumped_cap = cap;
 	}
-	/* Apply even a partial result's sockets; the removal pass needs
-	 * the whole netns, so only a complete dump is listed for it. */
-	for (__u32 i = 0; i < n; i++) {
-		err = on_sock(&c, &v[i]);
-		if (err)
-			return err;
-	}
 	rr->dumped[rr->ndumped].inum = netns;
 	rr->dumped[rr->ndumped].start_ns = start_ns;
 	rr->ndumped++;
 	rr->r.netns++;
 	return 0;
+}
+
+int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
+		    __u64 start_ns, const struct sd_sock *v, __u32 n)
+{
+	int err = rec_round_apply(t, rr, netns, start_ns, v, n);
+
+	return err ? err : rec_round_netns_done(rr, netns, start_ns);
 }
 
 static int cmp_dumped(const void *a, const void *b)

@@ -31,14 +31,20 @@ typedef void (*reconcile_cb)(void *ctx, const struct sock_entry *e,
 			     __u8 old, __u8 new);
 
 /* What the daemon watches: the same filter the source applies. */
+struct cgcache;
+
 struct sock_filter {
 	__u32 netns;		/* 0 = every netns */
 	__u16 ports[TCPW_MAX_PORTS];		/* local or remote port; none = all */
 	int nr_ports;
+	__u64 cgroup;		/* this cgroup id and below; 0 = every one */
+	const char *cgroup_path;	/* its path under the cgroup2 root */
+	struct cgcache *cgc;	/* resolves the others' paths */
 };
 
+/* cgroup 0 (unknown: a timewait sock) never matches a cgroup filter. */
 bool filter_match(const struct sock_filter *f, __u32 netns, __u16 sport,
-		  __u16 dport);
+		  __u16 dport, __u64 cgroup);
 
 /*
  * One reconcile round. The kernel worker dumps the namespaces; the loop
@@ -69,7 +75,14 @@ struct rec_round {
 void rec_round_begin(struct rec_round *rr, const struct sock_filter *f,
 		     bool seed, reconcile_cb cb, void *ctx,
 		     bool (*was_removed)(void *ctx, __u64 cookie));
-/* Apply one netns's complete dump, begun at start_ns. */
+/* Apply n sockets of a netns's dump begun at start_ns: the whole dump,
+ * or a slice of it (the loop applies big dumps a slice at a time). */
+int rec_round_apply(struct table *t, struct rec_round *rr, __u32 netns,
+		    __u64 start_ns, const struct sd_sock *v, __u32 n);
+/* List that netns as dumped whole: rec_round_end may remove its
+ * entries the dump lacked. */
+int rec_round_netns_done(struct rec_round *rr, __u32 netns, __u64 start_ns);
+/* Both, for a complete dump in one go. */
 int rec_round_netns(struct table *t, struct rec_round *rr, __u32 netns,
 		    __u64 start_ns, const struct sd_sock *v, __u32 n);
 /* Remove what the dumped namespaces no longer have; rr->r is final. */

@@ -379,12 +379,42 @@ void snap_of_event(struct sock_snap *s, const struct tcpw_event *ev)
 	s->data_segs_out = ev->data_segs_out;
 }
 
+/* A state of an open connection: past its handshake, not a listener. */
+static bool open_state(__u8 s)
+{
+	return s == TCPW_ESTABLISHED || s == TCPW_FIN_WAIT1 ||
+	       s == TCPW_FIN_WAIT2 || s == TCPW_CLOSE_WAIT ||
+	       s == TCPW_LAST_ACK || s == TCPW_CLOSING;
+}
+
+/* The conn record's smallest windows and largest srtt. */
+static void conn_extremes(struct sock_entry *e, const struct sock_snap *s)
+{
+	if (!(e->flags & SOCK_CONN_SNAP)) {
+		e->min_snd_wnd = s->snd_wnd;
+		e->min_rcv_wnd = s->rcv_wnd;
+		e->max_srtt_us = s->srtt_us;
+		e->flags |= SOCK_CONN_SNAP;
+		return;
+	}
+	if (s->snd_wnd < e->min_snd_wnd)
+		e->min_snd_wnd = s->snd_wnd;
+	if (s->rcv_wnd < e->min_rcv_wnd)
+		e->min_rcv_wnd = s->rcv_wnd;
+	if (s->srtt_us > e->max_srtt_us)
+		e->max_srtt_us = s->srtt_us;
+}
+
 /* A changed snapshot is no longer the one last written (SOCK_SNAP_OUT). */
 static void copy_snap(struct sock_entry *e, const struct tcpw_event *ev)
 {
 	struct sock_snap s;
+	/* a STATE event's snapshot is read in its new state */
+	__u8 st = ev->kind == TCPW_EV_STATE ? ev->newstate : e->state;
 
 	snap_of_event(&s, ev);
+	if (open_state(st) || (st == TCPW_CLOSE && open_state(e->state)))
+		conn_extremes(e, &s);
 	if (e->has_snap && !memcmp(&e->snap, &s, sizeof(s)))
 		return;
 	e->snap = s;
@@ -402,6 +432,9 @@ static void inherit_listener(struct table *t, struct sock_entry *e)
 		memcpy(e->comm, l->comm, sizeof(e->comm));
 		e->owner_src = OWNER_LISTENER;
 	}
+	/* The kernel copies it too (sk_clone_lock); the event's wins. */
+	if (l && !e->cgroup)
+		e->cgroup = l->cgroup;
 }
 
 /* A new connection on a 4-tuple ends the TIME_WAIT that held it. */
@@ -491,9 +524,21 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 		memcpy(e->comm, ev->comm, sizeof(e->comm));
 		e->owner_src = OWNER_EVENT;
 	}
+	if (ev->cgroup)
+		e->cgroup = ev->cgroup;
 	res->old = old;
 	res->new = new;
 	res->e = e;
+	/*
+	 * The handshake as this end saw it: what connect() waited; for a
+	 * passive child, the kernel's RTT sample of its SYN-ACK.
+	 */
+	if (new == TCPW_ESTABLISHED && old == TCPW_SYN_SENT && !created &&
+	    !(e->flags & SOCK_SEEDED))
+		e->handshake_us = res->old_ns / 1000 ? res->old_ns / 1000 : 1;
+	else if (new == TCPW_ESTABLISHED && old == TCPW_SYN_RECV &&
+		 (ev->flags & TCPW_F_SNAPSHOT))
+		e->handshake_us = ev->srtt_us ? ev->srtt_us : 1;
 
 	if (new == TCPW_CLOSE && !(e->flags & SOCK_RST) &&
 	    (old == TCPW_CLOSING ||
@@ -594,6 +639,8 @@ int table_apply(struct table *t, const struct tcpw_event *ev,
 	e->last_ns = ev->ts_ns;
 	if (ev->flags & TCPW_F_SNAPSHOT)
 		copy_snap(e, ev);
+	if (ev->cgroup)
+		e->cgroup = ev->cgroup;
 	res->e = e;
 	res->old = res->new = e->state;
 	switch (ev->kind) {
@@ -622,4 +669,16 @@ int table_apply(struct table *t, const struct tcpw_event *ev,
 		break;
 	}
 	return 0;
+}
+
+void table_note_drop(struct table *t, const struct tcpw_event *ev)
+{
+	struct sock_entry *e = ev->cookie ? table_find(t, ev->cookie) : NULL;
+	__u32 n;
+
+	if (!e)
+		return;
+	/* a record can stand for several drops (rate-limited) */
+	n = e->drops + (ev->count ? ev->count : 1);
+	e->drops = n > 0xffff ? 0xffff : n;
 }

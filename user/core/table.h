@@ -41,12 +41,14 @@ enum owner_src {
 #define SOCK_ACTIVE	0x20	/* opened by connect() (seen in SYN_SENT) */
 #define SOCK_SNAP_OUT	0x40	/* snap is what the socket's last NDJSON
 				 * "snap" said: an equal one is not repeated */
+#define SOCK_CONN_SNAP	0x80	/* min_*_wnd, max_srtt_us hold a snapshot
+				 * of the open connection (conn records) */
 
+/* Packed: 6 bytes, not 8; the history is most of an entry's size. */
 struct sock_trans {
 	__u32 ms;		/* since birth */
 	__u8 old, new;
-	__u16 _pad;
-};
+} __attribute__((packed));
 
 struct sock_snap {
 	__u64 bytes_acked;
@@ -69,6 +71,8 @@ struct sock_entry {
 	__u64 state_ns;		/* entered the current state */
 	__u64 last_ns;		/* last event or reconcile touch */
 	__u64 expire_ns;	/* SOCK_TW: when the kernel drops it */
+	__u64 cgroup;		/* cgroup v2 id (the socket's, kept when a
+				 * timewait sock's records lack it); 0 = unknown */
 	struct sock_snap snap;
 	__u32 netns;
 	__u32 pid;		/* owner tgid; 0 = unknown */
@@ -86,11 +90,16 @@ struct sock_entry {
 	__u8 nhist;		/* transitions recorded, saturating at 255 */
 	__u8 has_snap;
 	__u8 gen;		/* reconcile pass that last saw it */
-	__u8 _pad[2];
+	__u16 drops;		/* dropped packets (TCPW_EV_DROP), saturating */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[16];
 	struct sock_trans hist[TABLE_HIST];	/* ring: hist[i % TABLE_HIST] */
+	/* For the conn record (core/conn.h): 16 bytes. */
+	__u32 handshake_us;	/* 0: not established (yet) */
+	__u32 min_snd_wnd;	/* smallest windows and largest srtt in */
+	__u32 min_rcv_wnd;	/* the snapshots of the open connection */
+	__u32 max_srtt_us;	/* (SOCK_CONN_SNAP) */
 };
 
 struct tw_item {
@@ -141,6 +150,8 @@ void snap_of_event(struct sock_snap *s, const struct tcpw_event *ev);
 int table_init(struct table *t, __u32 expected);
 void table_free(struct table *t);
 
+/* A TCPW_EV_DROP record of a tracked socket: count its drops (conn). */
+void table_note_drop(struct table *t, const struct tcpw_event *ev);
 struct sock_entry *table_find(struct table *t, __u64 cookie);
 /* Insert or return the existing entry for cookie; NULL on ENOMEM. */
 struct sock_entry *table_get(struct table *t, __u64 cookie, bool *created);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The control socket: a unix stream socket, root-only (0600 in a 0700
- * directory). A client sends one line, "CMD [key=value ...]\n", and
+ * The control socket: a unix stream socket, root-only (0600 in a 0755
+ * directory), or root and one group (--ctl-group: 0660). A client sends one line, "CMD [key=value ...]\n", and
  * reads the answer until the daemon closes. With "end=1" among the
  * arguments, a complete answer ends with CTL_END, so that a client can
  * tell it from one cut short (the CLI always asks, and strips it).
@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,9 @@
 #include <unistd.h>
 
 #include "core/daemon.h"
+#include "ctl/client.h"
 #include "ctl/ctl.h"
+#include "ctl/events.h"
 #include "ctl/query.h"
 
 #define CTL_MAX_CLIENTS	32
@@ -37,7 +40,6 @@
  * while the client takes it, only after CTL_IDLE_NS of taking nothing
  * (long enough for `ls | less` paused on a page). */
 #define CTL_TIMEOUT_NS	(10ULL * 1000000000ULL)
-#define CTL_IDLE_NS	(30ULL * 1000000000ULL)
 /* A client's buffer: a chunk of rows, plus the row that crosses it. */
 #define CTL_CHUNK	(256 * 1024 - 8192)
 
@@ -58,20 +60,11 @@ struct ctl_client {
 	size_t in_len, out_off;
 	__u64 since_ns;		/* last progress; dropped CTL_TIMEOUT_NS on */
 	bool answered, shut, end;
+	bool taken;		/* a subscriber now (events.c owns fd) */
 	struct query_cursor *cur;	/* the rest of the answer, or NULL */
 	struct jbuf out;
 	char in[CTL_MAX_REQ];
 };
-
-static int make_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
 
 static int ctl_listen(const char *path)
 {
@@ -79,7 +72,7 @@ static int ctl_listen(const char *path)
 	mode_t old;
 	int fd, err;
 
-	err = make_addr(path, &sa);
+	err = ctl_addr(path, &sa);
 	if (err)
 		return err;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -107,14 +100,15 @@ int ctl_lock(const char *path)
 	ssize_t n;
 	int fd;
 
-	if (make_addr(path, &sa)) {
+	if (ctl_addr(path, &sa)) {
 		fprintf(stderr, "tcpwatch: --ctl %s: path too long (at most %zu bytes)\n",
 			path, sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(dir, path);
-	/* Its own directory, so the socket is never briefly world-open. */
-	if (mkdir(dirname(dir), 0700) && errno != EEXIST) {
+	/* 0755, so that --ctl-group can open the socket to a group; the
+	 * socket itself is never world-open (bound under umask 0177). */
+	if (mkdir(dirname(dir), 0755) && errno != EEXIST) {
 		int err = -errno;
 
 		fprintf(stderr, "tcpwatch: cannot create the control socket's directory %s: %s%s\n",
@@ -169,8 +163,10 @@ static void client_free(struct daemon *d, struct ctl_client *c)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = c->next;
-	daemon_io_del(d, c->fd);
-	close(c->fd);
+	if (!c->taken) {
+		daemon_io_del(d, c->fd);
+		close(c->fd);
+	}
 	query_cursor_free(c->cur);
 	json_free(&c->out);
 	free(c);
@@ -282,6 +278,12 @@ static void answer(struct daemon *d, struct ctl_client *c)
 		json_ch(&c->out, '\n');
 		return;
 	}
+	/* A subscriber: its connection is events.c's from now on. */
+	if (!strcmp(argv[0], "events")) {
+		c->taken = !events_take(d, c->fd, argv + 1, argc - 1, c->end,
+					&c->out);
+		return;
+	}
 	for (const struct query_cmd *q = query_cmds; q->name; q++) {
 		if (!strcmp(argv[0], q->name)) {
 			if (q->open)
@@ -337,6 +339,10 @@ static void ctl_io(struct daemon *d, struct daemon_io *io, __u32 events)
 		    c->in_len < CTL_MAX_REQ - 1)
 			return;
 		answer(d, c);
+		if (c->taken) {
+			client_free(d, c);
+			return;
+		}
 		if (!c->cur && c->end)
 			json_lit(&c->out, CTL_END);	/* already whole */
 		c->since_ns = mono_ns();
@@ -419,94 +425,27 @@ int ctl_attach(struct daemon *d, const char *path)
 	return err;
 }
 
-/* Write n bytes to stdout; false once stdout fails. */
-static bool out(const char *p, size_t n)
+int ctl_grant_group(const char *name)
 {
-	return !n || fwrite(p, 1, n, stdout) == n;
-}
+	struct group *g = getgrnam(name);
+	struct stat st;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
-int ctl_request(const char *path, const char *req)
-{
-	static const char end[] = CTL_END;
-	const size_t elen = sizeof(end) - 1;
-	struct sockaddr_un sa;
-	/* the last elen bytes are held back until more come: the marker */
-	char buf[65536 + sizeof(end)];
-	size_t held = 0, len = strlen(req);
-	bool first = true, complete = false;
-	int fd, err;
+	if (!g) {
+		fprintf(stderr, "tcpwatch: --ctl-group %s: no such group (create it with groupadd)\n",
+			name);
+		return -ENOENT;
+	}
+	if (chown(ctl.path, -1, g->gr_gid) || chmod(ctl.path, 0660)) {
+		int err = -errno;
 
-	err = make_addr(path, &sa);
-	if (err) {
-		fprintf(stderr, "tcpwatch: control socket path too long: %s\n",
-			path);
+		fprintf(stderr, "tcpwatch: --ctl-group %s: cannot give %s to the group: %s\n",
+			name, ctl.path, strerror(-err));
 		return err;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = -errno;
-		fprintf(stderr,
-			"tcpwatch: cannot reach the daemon at %s: %s\n"
-			"  is it running? start it with: sudo tcpwatch run%s\n",
-			path, strerror(-err),
-			err == -EACCES ? "\n  (the control socket is root-only: use sudo)" : "");
-		close(fd);
-		return err;
-	}
-	/*
-	 * A daemon with too many clients answers and closes before reading
-	 * the request: the send may fail (EPIPE, no SIGPIPE), the answer is
-	 * still there to read.
-	 */
-	if (send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len)
-		send(fd, " end=1\n", 7, MSG_NOSIGNAL);
-	shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n = read(fd, buf + held, sizeof(buf) - held);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;	/* ECONNRESET: cut short */
-			break;
-		}
-		if (n == 0) {
-			complete = held == elen && !memcmp(buf, end, elen);
-			break;
-		}
-		n += held;
-		/* The daemon refused the request: say why, fail. */
-		if (first && n >= 7 && !memcmp(buf, "error: ", 7)) {
-			size_t m = n;
-
-			if (m >= elen && !memcmp(buf + m - elen, end, elen))
-				m -= elen;
-			fprintf(stderr, "tcpwatch: %.*s", (int)m - 7, buf + 7);
-			if (m && buf[m - 1] != '\n')
-				fputc('\n', stderr);
-			close(fd);
-			return -EINVAL;
-		}
-		first = false;
-		held = (size_t)n < elen ? (size_t)n : elen;
-		if (!out(buf, n - held)) {
-			err = -EIO;
-			break;
-		}
-		memmove(buf, buf + n - held, held);
-	}
-	close(fd);
-	if (fflush(stdout) && !err)
-		err = -errno;
-	if (!err && !complete) {
-		out(buf, held);
-		fflush(stdout);
-		err = -EPIPE;
-	}
-	if (err == -EPIPE || err == -ECONNRESET)
-		fprintf(stderr, "tcpwatch: the answer from %s was cut short: the daemon dropped the connection (stopped, or this client read nothing for %llu s)\n",
-			path, CTL_IDLE_NS / 1000000000ULL);
-	return err;
+	snprintf(dir, sizeof(dir), "%s", ctl.path);
+	if (!stat(dirname(dir), &st) && (st.st_mode & 0011) != 0011)
+		fprintf(stderr, "tcpwatch: --ctl-group %s: warning: the group cannot reach the socket through %s (mode %04o): chmod 0755 it\n",
+			name, dir, st.st_mode & 07777);
+	return 0;
 }

@@ -14,6 +14,8 @@ struct daemon;
 
 /* Ends a complete answer when the request asked for it ("end=1"). */
 #define CTL_END	"\036end\n"
+/* A client that takes nothing of its answer this long is dropped. */
+#define CTL_IDLE_NS	(30ULL * 1000000000ULL)
 
 /*
  * Split a request line (in[0..len), in has room for a NUL at in[len])
@@ -32,7 +34,7 @@ int ctl_parse(char *in, size_t len, char **argv, int max, bool *end,
 int ctl_lock(const char *path);
 /* Listen on path (root-only) and hang the socket off d's loop. */
 int ctl_attach(struct daemon *d, const char *path);
-/* client side: send one request, copy the answer to stdout */
-int ctl_request(const char *path, const char *req);
+/* --ctl-group NAME: the socket 0660, owned by that group. */
+int ctl_grant_group(const char *name);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/daemon.h"
 #include "core/emit.h"
 #include "core/output.h"
+#include "ctl/events.h"
 #include "ctl/query.h"
 #include "diag/findings.h"
 #include "diag/sweep.h"
@@ -19,8 +20,27 @@ struct ls_filter {
 	int family;		/* 0: any */
 	long port, sport, dport;	/* -1: any */
 	long long netns, pid, cookie;	/* -1: any */
+	char cgroup[256];	/* this cgroup path and below; "": any */
 	bool json;
+	bool count;		/* first line: how many matched */
+	int sort;		/* enum ls_sort */
+	__u32 limit;		/* at most this many rows, the first in order; 0: all */
 };
+
+/* ls's orders: sort=NAME; the default is by netns, state, ports. */
+enum ls_sort { SORT_NETNS, SORT_RETRANS, SORT_AGE, SORT_QUEUES, SORT_OWNER };
+static const char *const sort_names[] = {
+	[SORT_NETNS] = "netns", [SORT_RETRANS] = "retrans",
+	[SORT_AGE] = "age", [SORT_QUEUES] = "queues", [SORT_OWNER] = "owner",
+};
+
+static int sort_parse(const char *v)
+{
+	for (size_t i = 0; i < sizeof(sort_names) / sizeof(*sort_names); i++)
+		if (!strcmp(v, sort_names[i]))
+			return i;
+	return -1;
+}
 
 static int parse_num(const char *v, long long max, long long *out)
 {
@@ -52,6 +72,14 @@ static int parse_ls(char **argv, int argc, struct ls_filter *f,
 		*v++ = 0;
 		if (!strcmp(k, "json")) {
 			f->json = !strcmp(v, "1");
+		} else if (!strcmp(k, "count")) {
+			f->count = !strcmp(v, "1");
+		} else if (!strcmp(k, "sort")) {
+			f->sort = sort_parse(v);
+			err = f->sort < 0 ? -EINVAL : 0;
+		} else if (!strcmp(k, "limit")) {
+			err = parse_num(v, 0xffffffffLL, &n);
+			f->limit = n;
 		} else if (!strcmp(k, "state")) {
 			f->state = state_parse(v);
 			err = f->state < 0 ? -EINVAL : 0;
@@ -70,6 +98,10 @@ static int parse_ls(char **argv, int argc, struct ls_filter *f,
 			err = parse_num(v, 0x7fffffffLL, &f->pid);
 		} else if (!strcmp(k, "cookie")) {
 			err = parse_num(v, 0x7fffffffffffffffLL, &f->cookie);
+		} else if (!strcmp(k, "cgroup")) {
+			err = v[0] != '/' || strlen(v) >= sizeof(f->cgroup) ?
+			      -EINVAL : 0;
+			strncpy(f->cgroup, v, sizeof(f->cgroup) - 1);
 		} else {
 			goto bad;
 		}
@@ -87,9 +119,22 @@ bad:
 	return 0;
 }
 
-static bool ls_match(const struct ls_filter *f, const struct sock_entry *e)
+static bool ls_cgroup(struct daemon *d, const struct ls_filter *f,
+		      const struct sock_entry *e)
 {
-	return (f->state < 0 || e->state == f->state) &&
+	const struct cg_info *g;
+
+	if (!f->cgroup[0])
+		return true;
+	g = cgc_get(&d->cg, e->cgroup);
+	return g && cg_path_under(g->path, f->cgroup);
+}
+
+static bool ls_match(struct daemon *d, const struct ls_filter *f,
+		     const struct sock_entry *e)
+{
+	return ls_cgroup(d, f, e) &&
+	       (f->state < 0 || e->state == f->state) &&
 	       (!f->family || e->family == f->family) &&
 	       (f->port < 0 || e->sport == f->port || e->dport == f->port) &&
 	       (f->sport < 0 || e->sport == f->sport) &&
@@ -99,13 +144,47 @@ static bool ls_match(const struct ls_filter *f, const struct sock_entry *e)
 	       (f->cookie < 0 || e->cookie == (__u64)f->cookie);
 }
 
+static __u64 queued(const struct sock_entry *e)
+{
+	return e->has_snap ? (__u64)e->snap.rcv_queued + e->snap.wmem_queued
+			   : 0;
+}
+
+#define CMP_DESC(a, b)	((a) > (b) ? -1 : (a) < (b))
+
+/* The chosen order's own key: most first, oldest first, owned first. */
+static int cmp_key(int sort, const struct sock_entry *x,
+		   const struct sock_entry *y)
+{
+	int c;
+
+	switch (sort) {
+	case SORT_RETRANS:
+		return CMP_DESC(x->retrans, y->retrans);
+	case SORT_AGE:
+		return -CMP_DESC(x->state_ns, y->state_ns);
+	case SORT_QUEUES:
+		return CMP_DESC(queued(x), queued(y));
+	case SORT_OWNER:
+		if (!x->pid != !y->pid)
+			return x->pid ? -1 : 1;
+		c = strncmp(x->comm, y->comm, sizeof(x->comm));
+		return c ? c : -CMP_DESC(x->pid, y->pid);
+	}
+	return 0;
+}
+
 static struct table *sort_tab;
+static int sort_by;
 
 static int cmp_entries(const void *a, const void *b)
 {
 	const struct sock_entry *x = &sort_tab->v[*(const __u32 *)a];
 	const struct sock_entry *y = &sort_tab->v[*(const __u32 *)b];
+	int c = cmp_key(sort_by, x, y);
 
+	if (c)
+		return c;
 	if (x->netns != y->netns)
 		return x->netns < y->netns ? -1 : 1;
 	if (x->state != y->state)
@@ -124,20 +203,6 @@ static size_t endpoint(char *out, __u16 family, const __u8 *a, __u16 port)
 	addr_str(s, family, a);
 	return sprintf(out, family == AF_INET6 ? "[%s]:%u" : "%s:%u", s,
 		       port);
-}
-
-static void duration(char *out, size_t n, __u64 ns)
-{
-	__u64 ms = ns / 1000000;
-
-	if (ms < 10000)
-		snprintf(out, n, "%llu.%03llus", ms / 1000ULL, ms % 1000ULL);
-	else if (ms < 3600000)
-		snprintf(out, n, "%llum%02llus", ms / 60000ULL,
-			 ms / 1000 % 60ULL);
-	else
-		snprintf(out, n, "%lluh%02llum", ms / 3600000ULL,
-			 ms / 60000 % 60ULL);
 }
 
 /* The last transitions, oldest first. */
@@ -160,8 +225,25 @@ static void ls_history(struct printer *p, const struct sock_entry *e)
 }
 
 /* One socket: a line of text, or an NDJSON object. */
-static void ls_print(struct printer *p, const struct sock_entry *e,
-		     __u64 now)
+/* The column: the container, else the unit, else the path. */
+static void ls_cgroup_text(struct printer *p, const struct cg_info *g,
+			   __u64 id)
+{
+	if (g && g->n.ctr_len)
+		print_text(p, " %.12s", g->path + g->n.ctr_off);
+	else if (g && g->n.unit_len)
+		print_text(p, " %.*s", (int)g->n.unit_len,
+			   g->path + g->n.unit_off);
+	else if (g)
+		print_text(p, " %s", g->path);
+	else if (id)
+		print_text(p, " #%llu", (unsigned long long)id);
+	else
+		print_text(p, " -");
+}
+
+static void ls_print(struct daemon *d, struct printer *p,
+		     const struct sock_entry *e, __u64 now)
 {
 	struct jbuf *b = p->b;
 	__u64 in_state = now > e->state_ns ? now - e->state_ns : 0;
@@ -180,7 +262,7 @@ static void ls_print(struct printer *p, const struct sock_entry *e,
 	if (!p->json) {
 		endpoint(local, e->family, e->saddr, e->sport);
 		endpoint(peer, e->family, e->daddr, e->dport);
-		duration(dur, sizeof(dur), in_state);
+		duration_str(dur, sizeof(dur), in_state);
 		if (e->pid)
 			snprintf(own, sizeof(own), "%u/%.15s", e->pid,
 				 e->comm);
@@ -203,11 +285,16 @@ static void ls_print(struct printer *p, const struct sock_entry *e,
 			  (e->expire_ns - now) / 1000000 : 0);
 	if (p->json) {	/* the socket record's own writers (emit.h) */
 		json_owner(b, e, NULL);
+		json_cgroup(b, &d->cg, e->cgroup);
 		json_u64_field(b, "inode", e->inode);
 	}
 	print_u64(p, PRINT_TEXT, NULL, " %4llu", e->retrans);
 	print_u64(p, PRINT_TEXT, NULL, " %3llu", e->rst_sent + e->rst_recv);
-	print_u64(p, PRINT_TEXT, NULL, " %10llu\n", e->netns);
+	print_u64(p, PRINT_TEXT, NULL, " %10llu", e->netns);
+	if (!p->json) {
+		ls_cgroup_text(p, cgc_get(&d->cg, e->cgroup), e->cgroup);
+		print_text(p, "\n");
+	}
 	if (p->json) {
 		json_counters(b, e);
 		if (e->has_snap)
@@ -218,6 +305,58 @@ static void ls_print(struct printer *p, const struct sock_entry *e,
 	}
 	print_close_object(p);
 	print_nl_json(p);
+}
+
+static void idx_swap(__u32 *v, __u32 i, __u32 j)
+{
+	__u32 t = v[i];
+
+	v[i] = v[j];
+	v[j] = t;
+}
+
+/* Restore the heap v[0..m) (the last in order at the root) below i. */
+static void heap_down(__u32 *v, __u32 m, __u32 i)
+{
+	for (;;) {
+		__u32 l = 2 * i + 1, r = l + 1, top = i;
+
+		if (l < m && cmp_entries(&v[l], &v[top]) > 0)
+			top = l;
+		if (r < m && cmp_entries(&v[r], &v[top]) > 0)
+			top = r;
+		if (top == i)
+			return;
+		idx_swap(v, i, top);
+		i = top;
+	}
+}
+
+/* Restore the heap v[0..i] after adding v[i]. */
+static void heap_up(__u32 *v, __u32 i)
+{
+	while (i && cmp_entries(&v[i], &v[(i - 1) / 2]) > 0) {
+		idx_swap(v, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+/*
+ * Move the first k of v[0..n) in cmp_entries' order to v[0..k), in
+ * O(n log k): what `ls limit=K` costs on a big table, rather than
+ * sorting it all. The heap, in v's own front, keeps the k first seen
+ * so far with the last of them at its root.
+ */
+static void select_first(__u32 *v, __u32 n, __u32 k)
+{
+	for (__u32 i = 0; i < n; i++) {
+		if (i < k) {
+			heap_up(v, i);
+		} else if (cmp_entries(&v[i], &v[0]) < 0) {
+			v[0] = v[i];
+			heap_down(v, k, 0);
+		}
+	}
 }
 
 /* An ls answer in progress: the matching cookies, sorted at the start. */
@@ -262,16 +401,28 @@ static struct query_cursor *query_ls_open(struct daemon *d, struct jbuf *b,
 		return NULL;
 	}
 	table_for_each(t, e, i)
-		if (ls_match(&c->f, e))
+		if (ls_match(d, &c->f, e))
 			idx[n++] = i;
 	sort_tab = t;
-	qsort(idx, n, sizeof(*idx), cmp_entries);
-	for (i = 0; i < n; i++)
+	sort_by = c->f.sort;
+	c->n = c->f.limit && c->f.limit < n ? c->f.limit : n;
+	if (c->n < n)
+		select_first(idx, n, c->n);
+	qsort(idx, c->n, sizeof(*idx), cmp_entries);
+	for (i = 0; i < c->n; i++)
 		c->cookies[i] = t->v[idx[i]].cookie;
-	c->n = n;
 	free(idx);
+	if (c->f.count) {
+		struct printer p;
+
+		print_init(&p, b, c->f.json);
+		print_open_object(&p, NULL);
+		print_u64(&p, PRINT_ANY, "matched", "%llu matched\n", n);
+		print_close_object(&p);
+		print_nl_json(&p);
+	}
 	if (!c->f.json)
-		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns\n");
+		json_lit(b, "State       Recv-Q Send-Q Local Address:Port           Peer Address:Port             In-state  Owner                    Retr Rst      Netns Cgroup\n");
 	return c;
 }
 
@@ -286,9 +437,9 @@ bool query_next(struct daemon *d, struct query_cursor *c, struct jbuf *b,
 		struct sock_entry *e = table_find(&d->tab, c->cookies[c->at++]);
 
 		/* gone, or no longer matching (its state moved on) */
-		if (!e || !ls_match(&c->f, e))
+		if (!e || !ls_match(d, &c->f, e))
 			continue;
-		ls_print(&p, e, now);
+		ls_print(d, &p, e, now);
 	}
 	return c->at == c->n;
 }
@@ -308,6 +459,55 @@ static void stats_kinds(struct printer *p, const char *key, const __u64 *v)
 	print_open_object(p, key);
 	for (int k = 1; k < TCPW_EV_MAX; k++)
 		print_u64(p, PRINT_JSON, kind_name(k), NULL, v[k]);
+	print_close_object(p);
+}
+
+/* The sample passes the daemon runs (BPF's iterator): their cost. */
+static void stats_sample(struct daemon *d, struct printer *p)
+{
+	__u64 runs = d->sample.runs, socks = d->sample.visited;
+
+	if (!runs)
+		return;
+	print_open_object(p, "sample");
+	print_u64(p, PRINT_ANY, "runs", "samples         %llu runs, ", runs);
+	print_u64(p, PRINT_JSON, "run_us_mean", NULL,
+		  d->sample.ns_total / 1000 / runs);
+	print_real(p, PRINT_TEXT, NULL, "%.3f ms mean, ",
+		   d->sample.ns_total / 1e6 / runs);
+	print_u64(p, PRINT_JSON, "run_us_max", NULL, d->sample.ns_max / 1000);
+	print_real(p, PRINT_TEXT, NULL, "%.3f ms max; ",
+		   d->sample.ns_max / 1e6);
+	print_u64(p, PRINT_ANY, "netns", "%llu netns passes, ",
+		  d->sample.netns);
+	print_u64(p, PRINT_ANY, "visited", "%llu sockets visited, ", socks);
+	print_u64(p, PRINT_JSON, "ns_per_socket", NULL,
+		  socks ? d->sample.ns_total / socks : 0);
+	print_u64(p, PRINT_ANY, "full", "%llu full, ", d->sample.full);
+	print_u64(p, PRINT_ANY, "emitted", "%llu changed, ",
+		  d->sample.emitted);
+	print_u64(p, PRINT_ANY, "errors", "%llu errors\n", d->sample.errors);
+	print_close_object(p);
+}
+
+/* `tcpwatch events`: subscribers, what the slow ones missed, the backlog */
+static void stats_events(struct printer *p)
+{
+	struct events_stats st;
+
+	events_get_stats(&st);
+	print_open_object(p, "subscribers");
+	print_u64(p, PRINT_ANY, "now", "subscribers     %llu now, ",
+		  st.subscribers);
+	print_u64(p, PRINT_ANY, "total", "%llu in all, ", st.subscribed);
+	print_u64(p, PRINT_ANY, "records", "%llu records sent; ", st.sent);
+	print_u64(p, PRINT_ANY, "cut", "%llu cut off (slow), ", st.cut);
+	print_u64(p, PRINT_ANY, "missed", "%llu records missed\n", st.missed);
+	print_close_object(p);
+	print_open_object(p, "backlog");
+	print_u64(p, PRINT_ANY, "records", "backlog         %llu records, ",
+		  st.backlog_records);
+	print_u64(p, PRINT_ANY, "bytes", "%llu bytes\n", st.backlog_bytes);
 	print_close_object(p);
 }
 
@@ -339,6 +539,7 @@ static void stats_print(struct daemon *d, struct printer *p)
 	print_u64(p, PRINT_JSON, "lost_total", NULL, lost);
 	print_u64(p, PRINT_ANY, "bad_records", "bad records     %llu\n",
 		  d->bad_records);
+	pktdrop_stats(d, p);
 	print_u64(p, PRINT_ANY, "sockets", "sockets         %llu\n",
 		  d->tab.count);
 	print_open_object(p, "states");
@@ -360,8 +561,23 @@ static void stats_print(struct daemon *d, struct printer *p)
 	print_u64(p, PRINT_ANY, "added", "%llu added, ", d->rec_added);
 	print_u64(p, PRINT_ANY, "removed", "%llu removed, ", d->rec_removed);
 	print_u64(p, PRINT_ANY, "changed", "%llu changed, ", d->rec_changed);
-	print_u64(p, PRINT_ANY, "owners", "%llu owners\n", d->rec_owners);
+	print_u64(p, PRINT_ANY, "owners", "%llu owners; ", d->rec_owners);
+	print_u64(p, PRINT_ANY, "slices", "%llu slices, ", d->rec_slices);
+	print_u64(p, PRINT_ANY, "slice_max_us", "longest %llu us\n",
+		  d->rec_slice_max_ns / 1000);
 	print_close_object(p);
+	print_open_object(p, "cgroups");
+	print_u64(p, PRINT_ANY, "known", "cgroups         %llu known, ",
+		  d->cg.count);
+	print_u64(p, PRINT_ANY, "misses", "%llu misses: ", d->cg.misses);
+	print_u64(p, PRINT_ANY, "resolved", "%llu resolved, ",
+		  d->cg.resolved);
+	print_u64(p, PRINT_ANY, "unknown", "%llu unknown, ", d->cg.unknown);
+	print_u64(p, PRINT_ANY, "deferred", "%llu deferred; ",
+		  d->cg.deferred);
+	print_u64(p, PRINT_ANY, "walks", "%llu walks\n", d->cg.walks);
+	print_close_object(p);
+	stats_sample(d, p);
 	print_open_object(p, "findings");
 	print_u64(p, PRINT_ANY, "open", "findings        %llu open: ", open);
 	print_u64(p, PRINT_ANY, "opened", "%llu opened, ", op);
@@ -392,8 +608,11 @@ static void stats_print(struct daemon *d, struct printer *p)
 		  d->outq.dropped_bytes_total + d->outq.dropped_bytes);
 	print_u64(p, PRINT_ANY, "output_write_errors", "%llu write errors, ",
 		  d->outq.errors);
-	print_u64(p, PRINT_ANY, "output_pending_bytes", "%llu bytes pending\n",
+	print_u64(p, PRINT_ANY, "output_pending_bytes", "%llu bytes pending",
 		  output_pending(d));
+	print_u64(p, PRINT_ANY, "output_reopens", ", %llu reopened\n",
+		  d->outq.reopens);
+	stats_events(p);
 	print_close_object(p);
 	print_nl_json(p);
 }
@@ -418,12 +637,14 @@ void query_stats(struct daemon *d, struct jbuf *b, char **argv, int argc)
 
 void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
 {
-	bool json = false;
+	bool json = false, sweep = true;
 	__u64 now = mono_ns();
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "json=1")) {
 			json = true;
+		} else if (!strcmp(argv[i], "sweep=0")) {
+			sweep = false;	/* as of the last periodic sweep */
 		} else {
 			json_lit(b, "error: bad diag option \"");
 			json_raw(b, argv[i], strlen(argv[i]));
@@ -434,7 +655,8 @@ void query_diag(struct daemon *d, struct jbuf *b, char **argv, int argc)
 	/* Answer from a fresh sweep: everything the kernel produced so
 	 * far is in, and so is its verdict. */
 	daemon_sync(d);
-	diag_sweep_now(d, now);
+	if (sweep)
+		diag_sweep_now(d, now);
 	switch (findings_render(d, b, json, now)) {
 	case 0:
 		break;

@@ -35,6 +35,7 @@ struct findings {
 	struct finding **v;
 	__u32 n;
 	__u64 opened, resolved, suppressed;
+	__u64 *opened_by;	/* per rule, in diag_rules[] order */
 };
 
 static const char *const sev_names[] = {
@@ -48,7 +49,10 @@ struct findings *findings_new(void)
 
 	if (f) {
 		f->v = calloc(MAX_FINDINGS, sizeof(*f->v));
-		if (!f->v) {
+		f->opened_by = calloc(diag_nrules, sizeof(*f->opened_by));
+		if (!f->v || !f->opened_by) {
+			free(f->v);
+			free(f->opened_by);
 			free(f);
 			f = NULL;
 		}
@@ -63,7 +67,34 @@ void findings_free(struct findings *f)
 	for (__u32 i = 0; i < f->n; i++)
 		free(f->v[i]);
 	free(f->v);
+	free(f->opened_by);
 	free(f);
+}
+
+static size_t rule_index(const struct diag_rule *r)
+{
+	size_t i = 0;
+
+	while (i + 1 < diag_nrules && diag_rules[i] != r)
+		i++;
+	return i;
+}
+
+const char *severity_name(enum severity sev)
+{
+	return sev >= SEV_INFO && sev <= SEV_CRITICAL ? sev_names[sev] : "?";
+}
+
+void findings_count(const struct findings *f, __u32 (*open)[SEV_MAX],
+		    __u64 *opened)
+{
+	memset(open, 0, diag_nrules * sizeof(*open));
+	memset(opened, 0, diag_nrules * sizeof(*opened));
+	if (!f)
+		return;
+	for (__u32 i = 0; i < f->n; i++)
+		open[rule_index(f->v[i]->rule)][f->v[i]->sev]++;
+	memcpy(opened, f->opened_by, diag_nrules * sizeof(*opened));
 }
 
 __u32 findings_open(const struct findings *f, __u64 *opened,
@@ -136,7 +167,7 @@ static void write_record(struct daemon *d, struct finding *x,
 {
 	x->written_ns = now;
 	x->dirty = false;
-	if (!d->has_out)
+	if (!d->has_out || !emit_wants(d, REC_FINDING))
 		return;
 	struct printer p;
 
@@ -194,6 +225,7 @@ void finding_report(struct daemon *d, const struct finding_in *in,
 		x->seen = true;
 		f->v[f->n++] = x;
 		f->opened++;
+		f->opened_by[rule_index(x->rule)]++;
 		write_record(d, x, "opened", now);
 		return;
 	}

@@ -17,7 +17,9 @@
 struct daemon;
 struct diag_rule;
 
-enum severity { SEV_INFO = 1, SEV_WARNING, SEV_CRITICAL };
+enum severity { SEV_INFO = 1, SEV_WARNING, SEV_CRITICAL, SEV_MAX };
+
+const char *severity_name(enum severity sev);	/* "warning" */
 
 /* A condition seen by a sweep: built by the rule (diag/rule.h). */
 struct finding_in {
@@ -40,6 +42,10 @@ void findings_end(struct daemon *d, __u64 now);
 /* Counters for `stats`; f may be NULL (no sweep attached). */
 __u32 findings_open(const struct findings *f, __u64 *opened,
 		    __u64 *resolved, __u64 *suppressed);
+/* For metrics: open findings by rule (diag_rules[] order) and severity,
+ * and findings opened since the start by rule; f may be NULL. */
+void findings_count(const struct findings *f, __u32 (*open)[SEV_MAX],
+		    __u64 *opened);
 /* The open findings, most severe first: text, or NDJSON if json. */
 int findings_render(struct daemon *d, struct jbuf *b, bool json,
 		    __u64 now);

@@ -15,10 +15,11 @@
 #define AGG_MAX		65536u	/* peers tracked at once */
 #define AGG_INIT	256u
 
-static __u32 agg_hash(__u8 type, __u32 netns, __u16 family,
-		      const __u8 *addr, __u16 port)
+/* The reason is part of an AGG_DROP's key only. */
+static __u32 agg_hash_r(__u8 type, __u32 netns, __u16 family,
+			const __u8 *addr, __u16 port, __u32 reason)
 {
-	__u32 w[4], h = 2166136261u ^ type;
+	__u32 w[4], h = (2166136261u ^ type) * 16777619u ^ reason;
 
 	memcpy(w, addr, 16);
 	h = (h ^ netns) * 16777619u;
@@ -28,12 +29,26 @@ static __u32 agg_hash(__u8 type, __u32 netns, __u16 family,
 	return h ^ (h >> 15);
 }
 
-static bool agg_is(const struct agg *a, __u8 type, __u32 netns,
-		   __u16 family, const __u8 *addr, __u16 port)
+static __u32 agg_hash(__u8 type, __u32 netns, __u16 family,
+		      const __u8 *addr, __u16 port)
+{
+	return agg_hash_r(type, netns, family, addr, port, 0);
+}
+
+static __u32 agg_hash_of(const struct agg *a)
+{
+	return agg_hash_r(a->type, a->netns, a->family, a->addr, a->port,
+			  a->type == AGG_DROP ? a->reason : 0);
+}
+
+static bool agg_is_r(const struct agg *a, __u8 type, __u32 netns,
+		     __u16 family, const __u8 *addr, __u16 port, __u32 reason)
 {
 	return a->type == type && a->netns == netns && a->family == family &&
-	       a->port == port && !memcmp(a->addr, addr, 16);
+	       a->port == port && !memcmp(a->addr, addr, 16) &&
+	       (type != AGG_DROP || a->reason == reason);
 }
+
 
 int diag_init(struct diag *g, const struct diag_opts *o)
 {
@@ -83,39 +98,50 @@ static int agg_grow(struct diag *g)
 
 		if (!a->type)
 			continue;
-		b = agg_hash(a->type, a->netns, a->family, a->addr, a->port) &
-		    g->mask;
+		b = agg_hash_of(a) & g->mask;
 		a->next = heads[b];
 		heads[b] = i;
 	}
 	return 0;
 }
 
-struct agg *agg_find(struct diag *g, __u8 type, __u32 netns, __u16 family,
-		     const __u8 *addr, __u16 port)
+static struct agg *agg_find_r(struct diag *g, __u8 type, __u32 netns,
+			      __u16 family, const __u8 *addr, __u16 port,
+			      __u32 reason)
 {
-	__u32 b = agg_hash(type, netns, family, addr, port) & g->mask;
+	__u32 b = agg_hash_r(type, netns, family, addr, port, reason) &
+		  g->mask;
 
 	for (__u32 i = g->heads[b]; i != TABLE_NIL; i = g->aggs[i].next)
-		if (agg_is(&g->aggs[i], type, netns, family, addr, port))
+		if (agg_is_r(&g->aggs[i], type, netns, family, addr, port,
+			     reason))
 			return &g->aggs[i];
 	return NULL;
 }
 
-/* Find or create; NULL when the peer limit is reached (counted). */
-static struct agg *agg_get(struct diag *g, __u8 type, __u32 netns,
-			   __u16 family, const __u8 *addr, __u16 port,
-			   __u64 now)
+struct agg *agg_find(struct diag *g, __u8 type, __u32 netns, __u16 family,
+		     const __u8 *addr, __u16 port)
+{
+	return agg_find_r(g, type, netns, family, addr, port, 0);
+}
+
+/*
+ * Find or create; NULL when the peer limit is reached (counted). reason:
+ * an AGG_DROP's, 0 for the others.
+ */
+static struct agg *agg_get_r(struct diag *g, __u8 type, __u32 netns,
+			     __u16 family, const __u8 *addr, __u16 port,
+			     __u32 reason, __u64 now)
 {
 	__u32 i = g->last[type], b;
 	struct agg *a;
 
-	if (i < g->used && agg_is(&g->aggs[i], type, netns, family, addr,
-				  port)) {
+	if (i < g->used && agg_is_r(&g->aggs[i], type, netns, family, addr,
+				    port, reason)) {
 		a = &g->aggs[i];
 		goto found;
 	}
-	a = agg_find(g, type, netns, family, addr, port);
+	a = agg_find_r(g, type, netns, family, addr, port, reason);
 	if (a)
 		goto found;
 	if (g->count >= AGG_MAX) {
@@ -138,9 +164,10 @@ static struct agg *agg_get(struct diag *g, __u8 type, __u32 netns,
 	a->netns = netns;
 	a->family = family;
 	a->port = port;
+	a->reason = type == AGG_DROP ? reason : 0;
 	memcpy(a->addr, addr, 16);
 	a->born_ns = a->cur_ns = now;
-	b = agg_hash(type, netns, family, addr, port) & g->mask;
+	b = agg_hash_of(a) & g->mask;
 	a->next = g->heads[b];
 	g->heads[b] = i;
 	g->count++;
@@ -153,6 +180,13 @@ found:
 	agg_roll(g, a, now);
 	a->touched_ns = now;
 	return a;
+}
+
+static struct agg *agg_get(struct diag *g, __u8 type, __u32 netns,
+			   __u16 family, const __u8 *addr, __u16 port,
+			   __u64 now)
+{
+	return agg_get_r(g, type, netns, family, addr, port, 0, now);
 }
 
 void agg_roll(struct diag *g, struct agg *a, __u64 now)
@@ -193,8 +227,7 @@ void agg_gc(struct diag *g, __u64 now)
 		}
 		if (!a->type || a->mark || now < a->touched_ns + idle)
 			continue;
-		pp = &g->heads[agg_hash(a->type, a->netns, a->family, a->addr,
-					a->port) & g->mask];
+		pp = &g->heads[agg_hash_of(a) & g->mask];
 		while (*pp != i)
 			pp = &g->aggs[*pp].next;
 		*pp = a->next;
@@ -371,5 +404,33 @@ void diag_event(struct diag *g, const struct tcpw_event *ev,
 		else
 			a->cur.rst_recv++;
 		break;
+	}
+}
+
+/*
+ * Drop records are oriented to our side: saddr:sport is the local end.
+ * Each counts for that endpoint and reason (rule_drop.c), and a SYN also
+ * for the connect it belongs to (syn_unanswered): ours on its way out
+ * (the socket is in SYN_SENT), or one to a local port on its way in.
+ */
+void diag_drop(struct diag *g, const struct tcpw_event *ev)
+{
+	__u32 n = ev->count ? ev->count : 1;
+	struct agg *a;
+
+	a = agg_get_r(g, AGG_DROP, ev->netns, ev->family, ev->saddr,
+		      ev->sport, ev->reason, ev->ts_ns);
+	if (a)
+		a->cur.dropped += n;
+	if (!(ev->flags & TCPW_F_SYN))
+		return;
+	if (ev->newstate == TCPW_SYN_SENT && !(ev->flags & TCPW_F_NOSOCK))
+		a = dest_of(g, ev);
+	else
+		a = agg_get(g, AGG_DEST, ev->netns, ev->family, ev->saddr,
+			    ev->sport, ev->ts_ns);
+	if (a) {
+		a->cur.syn_dropped += n;
+		a->reason = ev->reason;
 	}
 }

@@ -22,6 +22,8 @@ enum agg_type {
 	AGG_DEST = 1,	/* remote addr:port of active opens */
 	AGG_HOST,	/* remote addr: resets, retransmits */
 	AGG_LISTEN,	/* local addr:port of a listener (SYN-ACKs) */
+	AGG_DROP,	/* local addr:port and a drop reason: packets the
+			 * kernel dropped (DROP records) */
 };
 
 struct agg_win {
@@ -33,6 +35,8 @@ struct agg_win {
 	__u32 retrans;		/* data retransmits */
 	__u32 rst_sent, rst_recv;
 	__u32 synack;		/* SYN-ACK retransmits */
+	__u32 syn_dropped;	/* SYNs this host dropped (AGG_DEST) */
+	__u32 dropped;		/* packets dropped (AGG_DROP) */
 	__u32 _pad;
 	__u64 segs, seg_retrans;	/* from connections that ended */
 };
@@ -57,7 +61,8 @@ struct agg {
 	__u64 sw_segs, sw_retrans;
 	__u64 sw_oldest_ns;	/* oldest SYN_SENT with a retransmit */
 	__u32 sw_pending;	/* such sockets; half-open for AGG_LISTEN */
-	__u32 _pad2;
+	__u32 reason;		/* AGG_DROP: the drop reason, part of the
+				 * key; AGG_DEST: of the last SYN dropped */
 };
 
 struct findings;
@@ -72,7 +77,7 @@ struct diag {
 	__u64 agg_full;		/* events not counted: too many peers */
 	__u64 host_bits[64];	/* a bit per hash of every AGG_HOST: most
 				 * connections end with no aggregate to feed */
-	__u32 last[AGG_LISTEN + 1];	/* last hit per type: churn and storms
+	__u32 last[AGG_DROP + 1];	/* last hit per type: churn and storms
 					 * hit one peer again and again */
 	__u64 next_sweep_ns;
 	__u64 sweeps, sweep_ns_total, sweep_ns_max;
@@ -87,6 +92,8 @@ void diag_free(struct diag *g);
 /* peers.c: called for every applied event. O(1). */
 void diag_event(struct diag *g, const struct tcpw_event *ev,
 		const struct apply_result *res);
+/* A packet the kernel dropped (TCPW_EV_DROP). O(1). */
+void diag_drop(struct diag *g, const struct tcpw_event *ev);
 struct agg *agg_find(struct diag *g, __u8 type, __u32 netns, __u16 family,
 		     const __u8 *addr, __u16 port);
 /* Roll the agg's windows forward to now. */

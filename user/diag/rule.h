@@ -117,6 +117,9 @@ struct finding_in *diag_begin_peer(struct sweep *s, const struct agg *a,
 void diag_report(struct sweep *s, const struct diag_rule *r,
 		 enum severity sev);
 
+/* rule_drop.c: the words for a kernel drop reason name; NULL if none. */
+const char *diag_drop_words(const char *name, enum severity *sev);
+
 /* "10.0.0.1" or "[::1]", for summaries */
 const char *ep(char *out, __u16 family, const __u8 *addr);
 /* The span an aggregate's rates cover: one to two windows, >= 1 s. */

@@ -83,7 +83,7 @@ static void cw_report(struct sweep *s, const struct diag_rule *r,
 	struct finding_in *f;
 	__u64 unread = 0;
 	__u32 n = 0, listed = 0;
-	char fds[64] = "";
+	char fds[64] = "", cg[160], in[176] = "";
 	size_t fl = 0;
 
 	for (__u32 i = from; i < to; i++) {
@@ -97,6 +97,7 @@ static void cw_report(struct sweep *s, const struct diag_rule *r,
 	f = diag_begin(s);
 	field_u64(&f->subj, "netns", first->netns);
 	field_owner(&f->subj, first->pid, first->comm);
+	field_cgroup(&f->subj, first->cgroup);
 
 	field_u64(&f->ev, "sockets", n);
 	for (__u32 i = from; i < to; i++)	/* oldest first: sorted */
@@ -137,17 +138,20 @@ static void cw_report(struct sweep *s, const struct diag_rule *r,
 
 	snprintf(f->key, sizeof(f->key), "%u/pid:%u", first->netns,
 		 first->pid);
+	/* who it is, not only which pid: the service or container */
+	if (*cgc_words(&d->cg, first->cgroup, cg, sizeof(cg)))
+		snprintf(in, sizeof(in), " in %s", cg);
 	if (first->pid)
 		snprintf(f->summary, sizeof(f->summary),
-			 "pid %u (%.16s) holds %u socket%s in CLOSE_WAIT for more than %u s (fd %s%s), %llu bytes unread",
-			 first->pid, first->comm, n, n == 1 ? "" : "s",
+			 "pid %u (%.16s)%s holds %u socket%s in CLOSE_WAIT for more than %u s (fd %s%s), %llu bytes unread",
+			 first->pid, first->comm, in, n, n == 1 ? "" : "s",
 			 d->diag.o.close_wait_s, fl ? fds : "?",
 			 n > listed ? ",..." : "",
 			 (unsigned long long)unread);
 	else
 		snprintf(f->summary, sizeof(f->summary),
-			 "%u socket%s in CLOSE_WAIT for more than %u s, owner unknown, %llu bytes unread",
-			 n, n == 1 ? "" : "s", d->diag.o.close_wait_s,
+			 "%u socket%s%s in CLOSE_WAIT for more than %u s, owner unknown, %llu bytes unread",
+			 n, n == 1 ? "" : "s", in, d->diag.o.close_wait_s,
 			 (unsigned long long)unread);
 	diag_report(s, r, n >= 100 ? SEV_CRITICAL : SEV_WARNING);
 }

@@ -26,15 +26,21 @@ static void each_dest(struct sweep *s, const struct diag_rule *r,
 	}
 }
 
-/* Connects waiting in SYN_SENT after a retransmit, per peer. */
+/*
+ * Connects waiting in SYN_SENT after a retransmit, per peer; or as long
+ * as the first retransmit takes (1 s) with SYNs to the peer dropped by
+ * this host: a SYN dropped on its way out is no retransmit to 6.1's
+ * tracepoint, which traces only those sent.
+ */
 static void syn_sent_socket(struct sweep *s, struct sock_entry *e)
 {
 	struct agg *a;
 
-	if (e->state != TCPW_SYN_SENT || !e->retrans)
+	if (e->state != TCPW_SYN_SENT)
 		return;
 	a = agg_find(s->g, AGG_DEST, e->netns, e->family, e->daddr, e->dport);
-	if (a) {
+	if (a && (e->retrans || (WIN(a, syn_dropped) &&
+				 s->now >= e->state_ns + NS))) {
 		a->sw_pending++;
 		if (!a->sw_oldest_ns || e->state_ns < a->sw_oldest_ns)
 			a->sw_oldest_ns = e->state_ns;
@@ -44,8 +50,10 @@ static void syn_sent_socket(struct sweep *s, struct sock_entry *e)
 static void syn_unanswered_dest(struct sweep *s, const struct diag_rule *r,
 				struct agg *a, double span)
 {
-	char da[ADDR_STRLEN + 2];
+	char da[ADDR_STRLEN + 2], rb[24];
 	struct finding_in *f;
+	const char *why;
+	int n;
 
 	if (!a->sw_pending && !WIN(a, timeouts))
 		return;
@@ -56,6 +64,25 @@ static void syn_unanswered_dest(struct sweep *s, const struct diag_rule *r,
 	field_real(&f->ev, "oldest_s", a->sw_oldest_ns ?
 		 (double)(s->now - a->sw_oldest_ns) / NS : 0);
 	field_real(&f->ev, "window_s", span);
+	field_u64(&f->ev, "dropped_here", WIN(a, syn_dropped));
+	if (WIN(a, syn_dropped)) {
+		/* Not the network: this host's own kernel drops them. */
+		why = pktdrop_name(s->d, a->reason, rb);
+		field_str(&f->ev, "drop_reason", why);
+		n = snprintf(f->summary, sizeof(f->summary),
+			     "SYNs to %s:%u are dropped by this host%s: %s, %llu in %.0f s",
+			     da, a->port,
+			     strcmp(why, "NETFILTER_DROP") ? "" :
+			     "'s firewall", why,
+			     (unsigned long long)WIN(a, syn_dropped), span);
+		snprintf(f->summary + n, sizeof(f->summary) - n,
+			 "; %u connect%s waiting, %llu timeouts",
+			 a->sw_pending, a->sw_pending == 1 ? "" : "s",
+			 (unsigned long long)WIN(a, timeouts));
+		diag_report(s, r, WIN(a, timeouts) ? SEV_CRITICAL :
+			    SEV_WARNING);
+		return;
+	}
 	snprintf(f->summary, sizeof(f->summary),
 		 "SYNs to %s:%u get no answer: %u connect%s waiting, %llu SYN retransmits and %llu timeouts in %.0f s",
 		 da, a->port, a->sw_pending,
@@ -143,8 +170,8 @@ static const struct diag_threshold churn_thresholds[] = {
 
 const struct diag_rule rule_syn_unanswered = {
 	.id = "syn_unanswered",
-	.explain = "SYNs to this peer get no answer at all, neither a SYN-ACK nor a reset: something on the path drops them silently (a firewall or security group, a blackholed route) or the peer's SYN queue is full. The client retransmits the SYN with exponential backoff and connect() finally times out.",
-	.fix = "Check firewalls, security groups and routes between the hosts (a REJECT rule would show as connect_refused instead); on the peer, check the listen backlog and nstat TcpExtListenDrops.",
+	.explain = "SYNs to this peer get no answer at all, neither a SYN-ACK nor a reset: something on the path drops them silently (a firewall or security group, a blackholed route) or the peer's SYN queue is full. When this host's own kernel drops them, the summary says so and names the kernel's drop reason (evidence dropped_here, drop_reason). The client retransmits the SYN with exponential backoff and connect() finally times out.",
+	.fix = "Check firewalls, security groups and routes between the hosts, starting with this host's own when dropped_here is not 0 (nft list ruleset; a REJECT rule would show as connect_refused instead); on the peer, check the listen backlog and nstat TcpExtListenDrops.",
 	.socket = syn_sent_socket,
 	.eval = syn_unanswered_eval,
 };

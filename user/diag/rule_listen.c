@@ -49,6 +49,7 @@ static int listen_cb(void *ctx, const struct sd_sock *x)
 	field_addr(&f->subj, "saddr", x->family, x->saddr);
 	field_u64(&f->subj, "sport", x->sport);
 	field_owner(&f->subj, e ? e->pid : 0, e ? e->comm : NULL);
+	field_cgroup(&f->subj, e ? e->cgroup : 0);
 	field_u64(&f->ev, "backlog", x->rqueue);
 	field_u64(&f->ev, "max_backlog", x->wqueue);
 	field_u64(&f->ev, "overflows", c->overflows);
@@ -132,6 +133,7 @@ static void synack_eval(struct sweep *s, const struct diag_rule *r)
 		field_addr(&f->subj, "saddr", a->family, a->addr);
 		field_u64(&f->subj, "sport", a->port);
 		field_owner(&f->subj, l ? l->pid : 0, l ? l->comm : NULL);
+		field_cgroup(&f->subj, l ? l->cgroup : 0);
 		field_u64(&f->ev, "synack_retrans", WIN(a, synack));
 		field_u64(&f->ev, "half_open", a->sw_pending);
 		field_real(&f->ev, "window_s", span_s(g, a, now));

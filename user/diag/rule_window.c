@@ -44,10 +44,9 @@ struct win_ctx {
 };
 
 /*
- * tcp_probe samples are rate-limited and come only with incoming
- * segments, so the last one can be stale: a queue that drained right
- * after it, then went idle, would look full forever. The kernel's own
- * view of each candidate settles it.
+ * Samples come once a --sample-ms at most, so the last one can be
+ * stale: a queue that drained right after it would look full until the
+ * next. The kernel's own view of each candidate settles it.
  */
 static int win_dump_cb(void *ctx, const struct sd_sock *x)
 {

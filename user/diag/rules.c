@@ -11,7 +11,8 @@
 extern const struct diag_rule rule_time_wait_exhaustion, rule_close_wait_leak,
 	rule_syn_unanswered, rule_connect_refused, rule_synack_unacked,
 	rule_accept_queue_overflow, rule_zero_window, rule_rcv_queue_full,
-	rule_reset_storm, rule_retransmit_hotspot, rule_connection_churn;
+	rule_reset_storm, rule_retransmit_hotspot, rule_connection_churn,
+	rule_packet_drops;
 
 const struct diag_rule *const diag_rules[] = {
 	&rule_time_wait_exhaustion,	/* rule_time_wait.c */
@@ -25,6 +26,7 @@ const struct diag_rule *const diag_rules[] = {
 	&rule_reset_storm,		/* rule_host.c */
 	&rule_retransmit_hotspot,
 	&rule_connection_churn,		/* rule_connect.c */
+	&rule_packet_drops,		/* rule_drop.c */
 };
 
 const size_t diag_nrules = sizeof(diag_rules) / sizeof(diag_rules[0]);

@@ -30,6 +30,7 @@ struct diag_opts {
 	double retrans_fraction;	/* of the data segments sent */
 	double churn_rate;	/* new connections per second per peer */
 	__u32 short_ms;		/* a connection shorter than this is "short" */
+	__u32 drop_min;		/* packets dropped per window, one reason */
 };
 
 /*

@@ -53,6 +53,7 @@ void kw_job_free(struct kw_job *j)
 	free(j->socks);
 	free(j->ns);
 	free(j->owners);
+	free(j->nets);
 	free(j);
 }
 
@@ -170,6 +171,30 @@ static void run_netns(struct kw_job *j, struct netns_set *set)
 	}
 }
 
+/* fn in each netns; the first error stops it (a thread stranded in a
+ * foreign netns would make every later job wrong). */
+static void run_each_netns(struct kw_job *j, struct netns_set *set)
+{
+	for (int i = 0; i < set->n && !j->err; i++) {
+		struct netns_entry *e = &set->v[i];
+		int err;
+
+		if (j->netns && e->inum != j->netns)
+			continue;
+		if (j->nets && !bsearch(&e->inum, j->nets, j->nnets,
+					sizeof(*j->nets), cmp_u32))
+			continue;
+		j->err = netns_enter(e);
+		if (j->err)
+			break;
+		err = j->fn(j->arg, j->out);
+		j->err = netns_leave(e);
+		if (!j->err)
+			j->err = err;
+		j->calls++;
+	}
+}
+
 void kw_run(struct kw_job *j, struct netns_set *set)
 {
 	j->start_ns = now_ns();
@@ -199,6 +224,9 @@ void kw_run(struct kw_job *j, struct netns_set *set)
 	}
 	case KW_OWNERS:
 		run_owners(j);
+		break;
+	case KW_EACH_NETNS:
+		run_each_netns(j, set);
 		break;
 	}
 	j->end_ns = now_ns();

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The kernel worker: one thread that does every slow question to the
- * kernel (sock_diag dumps, namespace discovery, /proc scans) so that the
+ * kernel (sock_diag dumps, namespace discovery, /proc scans, the sample
+ * iterator in each netns) so that the
  * loop draining the ring never waits on one. A dump walks the kernel's
  * whole established hash once per netns (~9 ms on a busy host), so a
  * loop that dumped 100 namespaces lost most of its events meanwhile.
@@ -24,7 +25,12 @@ enum kw_kind {
 	KW_NETNS = 1,	/* discover namespaces, read their facts */
 	KW_DUMP,	/* sock_diag dump of one netns */
 	KW_OWNERS,	/* /proc scan: inode -> pid, fd, comm */
+	KW_EACH_NETNS,	/* call fn inside each netns (or only netns) */
 };
+
+/* A KW_EACH_NETNS function: adds what it did to out[KW_OUT]. */
+#define KW_OUT	4
+typedef int (*kw_netns_fn)(void *arg, __u64 *out);
 
 /* What the loop keeps about a netns: plain values, no fds. */
 struct kw_ns {
@@ -55,6 +61,11 @@ struct kw_job {
 	pid_t *pids;		/* KW_OWNERS: scan these first (owned) */
 	__u32 npids;
 	bool all_procs;		/* KW_OWNERS: then every process for the rest */
+	kw_netns_fn fn;		/* KW_EACH_NETNS, with its arg */
+	void *arg;
+	__u32 *nets;		/* KW_EACH_NETNS: only these, sorted (owned);
+				 * NULL: every netns */
+	__u32 nnets;
 	/* out */
 	int err;		/* KW_DUMP -ENOENT: the netns cannot be opened */
 	__u64 start_ns, end_ns;	/* CLOCK_MONOTONIC around the work */
@@ -66,6 +77,8 @@ struct kw_job {
 	__u32 nns;
 	struct kw_owner *owners;	/* KW_OWNERS */
 	__u32 nowners, owners_cap;
+	__u64 out[KW_OUT];	/* KW_EACH_NETNS: fn's sums */
+	__u32 calls;		/* KW_EACH_NETNS: namespaces fn ran in */
 };
 
 struct kworker;

@@ -247,7 +247,7 @@ static int diag_open_in(const char *path, __u32 inum, __u32 self,
 
 	if (inum == self) {
 		open_files(e);
-		return sd_open();
+		return sd_open();	/* ns_fd -1: no setns() needed */
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -262,7 +262,7 @@ static int diag_open_in(const char *path, __u32 inum, __u32 self,
 		close(fd);
 		return err;
 	}
-	close(fd);
+	e->ns_fd = fd;		/* for netns_enter() */
 	diag = sd_open();
 	open_files(e);
 	if (setns(home_fd, CLONE_NEWNET)) {
@@ -277,6 +277,8 @@ static int diag_open_in(const char *path, __u32 inum, __u32 self,
 
 static void close_files(struct netns_entry *e)
 {
+	if (e->ns_fd >= 0)
+		close(e->ns_fd);
 	if (e->diag_fd >= 0)
 		close(e->diag_fd);
 	if (e->range_fd >= 0)
@@ -428,7 +430,7 @@ int netns_refresh(struct netns_set *set, __u32 only)
 		e = &set->v[set->n];
 		memset(e, 0, sizeof(*e));
 		e->diag_fd = e->range_fd = e->netstat_fd = -1;
-		e->tw_reuse_fd = -1;
+		e->tw_reuse_fd = e->ns_fd = -1;
 		fd = diag_open_in(f->path, f->inum, self, e);
 		if (fd < 0)
 			close_files(e);
@@ -449,6 +451,20 @@ int netns_refresh(struct netns_set *set, __u32 only)
 out:
 	free(fs.v);
 	return err;
+}
+
+int netns_enter(const struct netns_entry *e)
+{
+	if (e->ns_fd < 0)
+		return 0;
+	return setns(e->ns_fd, CLONE_NEWNET) ? -errno : 0;
+}
+
+int netns_leave(const struct netns_entry *e)
+{
+	if (e->ns_fd < 0)
+		return 0;
+	return setns(home_fd, CLONE_NEWNET) ? -errno : 0;
 }
 
 void netns_free(struct netns_set *set)

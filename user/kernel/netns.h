@@ -17,6 +17,7 @@ struct netns_entry {
 	int range_fd;		/* net.ipv4.ip_local_port_range */
 	int netstat_fd;		/* /proc/net/netstat (TcpExt) */
 	int tw_reuse_fd;	/* net.ipv4.tcp_tw_reuse */
+	int ns_fd;		/* the netns itself; -1: the caller's own */
 	__u64 overflows0;	/* TcpExtListenOverflows when first seen */
 	char name[64];		/* /run/netns name, or "pid:N" */
 };
@@ -37,6 +38,13 @@ int netns_resolve(const char *spec, __u32 *inum);
  */
 int netns_refresh(struct netns_set *set, __u32 only);
 void netns_free(struct netns_set *set);
+/*
+ * Move the calling thread into e's netns, and back home (the netns it
+ * started in). Something that takes the caller's netns (an iter/tcp
+ * iterator, a socket) made in between belongs to e's.
+ */
+int netns_enter(const struct netns_entry *e);
+int netns_leave(const struct netns_entry *e);
 /* The netns's ephemeral port range; -errno if unknown. */
 int netns_port_range(struct netns_entry *e, __u32 *lo, __u32 *hi);
 /* Its net.ipv4.tcp_tw_reuse (0, 1, 2: loopback only); -errno. */

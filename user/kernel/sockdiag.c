@@ -151,6 +151,11 @@ int sd_parse(const struct nlmsghdr *nlh, struct sd_sock *out)
 		case INET_DIAG_SKMEMINFO:
 			parse_mem(attrs + NLA_HDRLEN, alen - NLA_HDRLEN, out);
 			break;
+		case INET_DIAG_CGROUP_ID:
+			if (alen - NLA_HDRLEN >= sizeof(out->cgroup))
+				memcpy(&out->cgroup, attrs + NLA_HDRLEN,
+				       sizeof(out->cgroup));
+			break;
 		}
 		/* The last attribute may lack its padding. */
 		step = NLA_ALIGN(alen);

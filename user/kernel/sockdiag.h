@@ -18,6 +18,8 @@ struct sd_sock {
 	__u64 cookie;		/* idiag_cookie: same as the BPF/kmod cookie */
 	__u64 bytes_acked;	/* from tcp_info, when has_info */
 	__u64 bytes_received;
+	__u64 cgroup;		/* INET_DIAG_CGROUP_ID (5.7+, full sockets);
+				 * 0: none */
 	__u32 inode;		/* socket inode, 0 for timewait/request socks */
 	__u32 uid;
 	__u32 rqueue;		/* idiag_rqueue: unread bytes, or accept

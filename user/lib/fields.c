@@ -84,6 +84,68 @@ void field_owner(struct fields *f, __u32 pid, const char *comm)
 	}
 }
 
+void field_cgroup(struct fields *f, __u64 id)
+{
+	struct field *x = add(f, "cgroup", FIELD_CGROUP);
+
+	if (x)
+		x->v.u = id;
+}
+
+static field_cgroup_namer cg_namer;
+static void *cg_namer_ctx;
+
+void fields_set_cgroup_namer(field_cgroup_namer fn, void *ctx)
+{
+	cg_namer = fn;
+	cg_namer_ctx = ctx;
+}
+
+/* JSON: "cgroup":..,"unit":..,"container":..; text: the known ones */
+static void cgroup_print(struct printer *p, __u64 id)
+{
+	struct cg_names n = { 0 };
+	const char *path = id && cg_namer ? cg_namer(cg_namer_ctx, id, &n)
+					  : NULL;
+	struct jbuf *b = p->b;
+
+	if (!p->json) {
+		if (!path) {
+			json_lit(b, "cgroup_id=");
+			json_u64(b, id);
+			return;
+		}
+		json_lit(b, "cgroup=");
+		json_raw(b, path, strlen(path));
+		if (n.unit_len) {
+			json_lit(b, " unit=");
+			json_raw(b, path + n.unit_off, n.unit_len);
+		}
+		if (n.ctr_len) {
+			json_lit(b, " container=");
+			json_raw(b, path + n.ctr_off, n.ctr_len);
+		}
+		return;
+	}
+	print_key(p, "cgroup_id");
+	json_u64(b, id);
+	print_key(p, "cgroup");
+	if (path)
+		json_str(b, path, strlen(path));
+	else
+		json_lit(b, "null");
+	print_key(p, "unit");
+	if (n.unit_len)
+		json_str(b, path + n.unit_off, n.unit_len);
+	else
+		json_lit(b, "null");
+	print_key(p, "container");
+	if (n.ctr_len)
+		json_str(b, path + n.ctr_off, n.ctr_len);
+	else
+		json_lit(b, "null");
+}
+
 void field_list(struct fields *f, const char *key)
 {
 	add(f, key, FIELD_LIST);
@@ -107,6 +169,7 @@ static bool field_equal(const struct field *a, const struct field *b)
 	switch (a->type) {
 	case FIELD_U64:
 	case FIELD_REAL:
+	case FIELD_CGROUP:
 		return a->v.u == b->v.u;
 	case FIELD_STR:
 		return !strncmp(a->v.str, b->v.str, FIELD_STR_MAX);
@@ -201,6 +264,9 @@ void fields_print(struct printer *p, const char *key,
 				else
 					print_close_object(p);
 				break;
+			case FIELD_CGROUP:
+				cgroup_print(p, x->v.u);
+				break;
 			default:
 				print_key(p, x->key);
 				value_json(p->b, x);
@@ -218,6 +284,10 @@ void fields_print(struct printer *p, const char *key,
 		}
 		if (i)
 			json_ch(p->b, ' ');
+		if (x->type == FIELD_CGROUP) {
+			cgroup_print(p, x->v.u);
+			continue;
+		}
 		json_raw(p->b, x->key, strlen(x->key));
 		json_ch(p->b, '=');
 		if (x->type == FIELD_LIST) {

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#include "lib/cgname.h"
 #include "lib/print.h"
 
 #define FIELDS_MAX	112	/* CLOSE_WAIT's ten listed sockets fit */
@@ -30,6 +31,7 @@ enum field_type {
 	FIELD_LIST,		/* opens a list of objects */
 	FIELD_OBJECT,		/* opens an object in a list */
 	FIELD_END,		/* closes the last one opened */
+	FIELD_CGROUP,		/* a cgroup id: "cgroup", "unit", "container" */
 };
 
 struct field {
@@ -67,6 +69,16 @@ void field_addr(struct fields *f, const char *key, __u16 family,
 		const __u8 *addr);
 /* "pid":N,"comm":".." or both null */
 void field_owner(struct fields *f, __u32 pid, const char *comm);
+/*
+ * A socket's cgroup, kept as its id and named when rendered (findings
+ * outlive the cache's strings): "cgroup":PATH,"unit":..,"container":..
+ * through the namer the daemon sets; the id alone without one.
+ */
+void field_cgroup(struct fields *f, __u64 id);
+/* Returns the path of id (NULL: unknown) and its unit and container. */
+typedef const char *(*field_cgroup_namer)(void *ctx, __u64 id,
+					  struct cg_names *n);
+void fields_set_cgroup_namer(field_cgroup_namer fn, void *ctx);
 void field_list(struct fields *f, const char *key);
 void field_object(struct fields *f);
 void field_end(struct fields *f);

@@ -62,6 +62,7 @@ static const char *const kinds[TCPW_EV_MAX] = {
 	[TCPW_EV_RST_SENT] = "reset_sent",
 	[TCPW_EV_RST_RECV] = "reset_recv",
 	[TCPW_EV_SAMPLE] = "sample",
+	[TCPW_EV_DROP] = "drop",
 };
 
 const char *kind_name(unsigned int kind)
@@ -204,4 +205,18 @@ size_t wallclock_fmt(struct wallclock *w, __u64 mono, char out[32])
 	out[26] = 'Z';
 	out[27] = 0;
 	return 27;
+}
+
+void duration_str(char *out, size_t n, __u64 ns)
+{
+	__u64 ms = ns / 1000000;
+
+	if (ms < 10000)
+		snprintf(out, n, "%llu.%03llus", ms / 1000ULL, ms % 1000ULL);
+	else if (ms < 3600000)
+		snprintf(out, n, "%llum%02llus", ms / 60000ULL,
+			 ms / 1000 % 60ULL);
+	else
+		snprintf(out, n, "%lluh%02llum", ms / 3600000ULL,
+			 ms / 60000 % 60ULL);
 }

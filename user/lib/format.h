@@ -17,6 +17,8 @@ const char *family_name(unsigned int family);	/* "inet", "inet6" */
 size_t addr_str(char *out, __u16 family, const __u8 *addr);
 
 __u64 mono_ns(void);
+/* A duration, short: "1.250s" under 10 s, "2m05s", "3h07m" */
+void duration_str(char *out, size_t n, __u64 ns);
 
 /* CLOCK_MONOTONIC (event time) to wall-clock text, cheaply. */
 struct wallclock {

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -40,6 +42,11 @@ struct bpf_source {
 	source_cb cb;		/* of the consume() in progress */
 	void *cb_ctx;
 	__u32 ring_bytes;
+	/* The ring's consumer and producer positions (its first two
+	 * pages), mapped read-only: how full it is, for the metrics. */
+	const volatile __u64 *pos;
+	size_t page;
+	__u64 lost_overflow;	/* lost_netns_overflow, as last taken */
 };
 
 /* Tracepoints the programs attach to, checked before loading. */
@@ -147,7 +154,6 @@ static void set_config(struct tcpwatch_bpf *skel, const struct source_opts *o,
 	/* Past half the ring, a burst would fill it before anyone wakes. */
 	if (wake > ring / 2)
 		wake = ring / 2;
-	ro->sample_interval_ns = (__u64)o->sample_ms * 1000000;
 	ro->wakeup_bytes = wake;
 	ro->wakeup_check_mask = wakeup_check_mask(ring);
 	ro->filter_netns = o->netns;
@@ -158,6 +164,8 @@ static void set_config(struct tcpwatch_bpf *skel, const struct source_opts *o,
 	for (i = 0; i < n; i++)
 		ro->filter_ports[i] = o->ports[i];
 	ro->nr_filter_ports = n;
+	ro->filter_cgroup = o->cgroup;
+	ro->filter_cgroup_level = o->cgroup_level;
 }
 
 static void bpf_close(struct source *src)
@@ -166,7 +174,10 @@ static void bpf_close(struct source *src)
 
 	if (!s)
 		return;
+	source_free_reasons(&s->base);
 	ring_buffer__free(s->rb);
+	if (s->pos)
+		munmap((void *)s->pos, 2 * s->page);
 	tcpwatch_bpf__destroy(s->skel);
 	free(s);
 }
@@ -198,14 +209,15 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 		return ret;
 	}
 	tp = missing_tracepoint(vmlinux);
-	btf__free(vmlinux);
 	if (tp) {
+		btf__free(vmlinux);
 		snprintf(err, errlen,
 			 "BPF not usable: kernel has no tracepoint %s%s", tp,
 			 TRY_KMOD);
 		return -ENOENT;
 	}
 	if (opts->ring_bytes > RING_MAX) {
+		btf__free(vmlinux);
 		snprintf(err, errlen, "ring size %u too large: at most %u bytes",
 			 opts->ring_bytes, RING_MAX);
 		return -EINVAL;
@@ -213,10 +225,20 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		btf__free(vmlinux);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	s->base.ops = &source_bpf_ops;
+	/* Names of the drop reasons: the kernel's (6.1 and later have it). */
+	ret = source_reasons_from_btf(&s->base, vmlinux);
+	btf__free(vmlinux);
+	if (ret) {
+		snprintf(err, errlen,
+			 "kernel BTF has no enum skb_drop_reason (%s)%s",
+			 strerror(-ret), TRY_KMOD);
+		goto cleanup;
+	}
 	s->ring_bytes = ring_size(opts->ring_bytes);
 
 	/*
@@ -232,12 +254,9 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 		goto cleanup;
 	}
 	set_config(s->skel, opts, s->ring_bytes);
-	/*
-	 * tcp_probe fires for every segment received: with sampling off
-	 * the program would only return, at the cost of a trampoline run.
-	 */
+	/* --sample-ms 0: the daemon never asks for a sample pass */
 	if (!opts->sample_ms)
-		bpf_program__set_autoload(s->skel->progs.tcpw_probe, false);
+		bpf_program__set_autoload(s->skel->progs.tcpw_sample, false);
 	ret = bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
 	if (ret) {
 		snprintf(err, errlen, "cannot size the BPF ring to %u bytes: %s",
@@ -275,6 +294,11 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 			 strerror(-ret));
 		goto cleanup;
 	}
+	s->page = sysconf(_SC_PAGESIZE);
+	s->pos = mmap(NULL, 2 * s->page, PROT_READ, MAP_SHARED,
+		      bpf_map__fd(s->skel->maps.events), 0);
+	if (s->pos == MAP_FAILED)
+		s->pos = NULL;	/* the fill stays unknown (0) */
 	*out = &s->base;
 	return 0;
 
@@ -323,8 +347,80 @@ static int bpf_stats(struct source *src, struct tcpw_stats *st)
 		st->events[k] = 0;
 	}
 	st->ring_bytes = s->ring_bytes;
-	st->ring_used = 0;	/* libbpf 1.1 cannot tell */
+	st->ring_used = 0;
+	if (s->pos) {
+		__u64 cons = __atomic_load_n(&s->pos[0], __ATOMIC_ACQUIRE);
+		__u64 prod = __atomic_load_n(&s->pos[s->page / 8],
+					     __ATOMIC_ACQUIRE);
+
+		st->ring_used = prod - cons < s->ring_bytes ? prod - cons
+							    : s->ring_bytes;
+	}
 	return 0;
+}
+
+static __u64 bpf_drop_folded(struct source *src)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+
+	return __atomic_load_n(&s->skel->bss->drop_folded, __ATOMIC_RELAXED);
+}
+
+/* The lost_netns map's keys, taken out (deleted) once read. */
+static int bpf_lost_netns(struct source *src, struct tcpw_lost_netns *out)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	int fd = bpf_map__fd(s->skel->maps.lost_netns);
+	__u64 ov = __atomic_load_n(&s->skel->bss->lost_netns_overflow,
+				   __ATOMIC_RELAXED);
+	__u32 key, *prev = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->overflow = ov != s->lost_overflow;
+	s->lost_overflow = ov;
+	/* Read all, then delete: a key noted again in between is healed
+	 * by the dump that follows this call anyway. */
+	while (out->nr < TCPW_LOST_NETNS_MAX &&
+	       !bpf_map_get_next_key(fd, prev, &key)) {
+		out->netns[out->nr++] = key;
+		prev = &out->netns[out->nr - 1];
+	}
+	for (__u32 i = 0; i < out->nr; i++)
+		bpf_map_delete_elem(fd, &out->netns[i]);
+	return 0;
+}
+
+/*
+ * One run of the sample iterator over the calling thread's netns: the
+ * kernel shows every socket of it to tcpw_sample while we read.
+ */
+static int bpf_sample(struct source *src, __u64 *out)
+{
+	struct bpf_source *s = (struct bpf_source *)src;
+	struct tcpwatch_bpf__bss *bss = s->skel->bss;
+	__u64 v = bss->iter_visited, f = bss->iter_full;
+	__u64 e = bss->iter_emitted;
+	char buf[64];
+	ssize_t r;
+	int fd, err = 0;
+
+	if (!s->skel->links.tcpw_sample)
+		return -ENOENT;		/* not loaded: --sample-ms 0 */
+	fd = bpf_iter_create(bpf_link__fd(s->skel->links.tcpw_sample));
+	if (fd < 0)
+		return -errno;
+	/* The program prints nothing: each read() is one batch of sockets. */
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno != EINTR && errno != EAGAIN) {
+			err = -errno;
+			break;
+		}
+	}
+	close(fd);
+	out[SAMPLE_VISITED] += bss->iter_visited - v;
+	out[SAMPLE_FULL] += bss->iter_full - f;
+	out[SAMPLE_EMITTED] += bss->iter_emitted - e;
+	return err;
 }
 
 const struct source_ops source_bpf_ops = {
@@ -333,5 +429,9 @@ const struct source_ops source_bpf_ops = {
 	.fd = bpf_fd,
 	.consume = bpf_consume,
 	.stats = bpf_stats,
+	.drop_folded = bpf_drop_folded,
+	.lost_netns = bpf_lost_netns,
+	.sample = bpf_sample,
 	.close = bpf_close,
 };
+

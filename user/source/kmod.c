@@ -3,9 +3,9 @@
  * The kernel module event source: reads struct tcpw_event records from
  * /dev/tcpwatch (kmod/, Documentation/kmod.md).
  *
- * The ring size, the sample interval and the port filter are module
- * parameters, fixed at insmod time: when the daemon's options differ
- * this source says so once and goes on with the module's.
+ * The ring size, the sample interval and the port and cgroup filters
+ * are module parameters, fixed at insmod time: when the daemon's options
+ * differ this source says so once and goes on with the module's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,12 +59,16 @@ static void read_param(const char *name, char *val, size_t len)
  */
 static void note_params(const struct source_opts *o)
 {
-	char ring[32], sample[32], ports[128], want[128];
+	char ring[32], sample[32], ports[128], want[128], cg[4096];
+	const char *want_cg = o->cgroup_path ? o->cgroup_path : "";
 	int i, n = o->nr_ports, at = 0;
 
 	read_param("ring_bytes", ring, sizeof(ring));
 	read_param("sample_ms", sample, sizeof(sample));
 	read_param("ports", ports, sizeof(ports));
+	read_param("cgroup", cg, sizeof(cg));
+	if (!strcmp(cg, "(null)"))
+		cg[0] = '\0';	/* charp: unset */
 	want[0] = '\0';
 	if (n > SOURCE_MAX_PORTS)
 		n = SOURCE_MAX_PORTS;
@@ -84,6 +88,42 @@ static void note_params(const struct source_opts *o)
 		fprintf(stderr,
 			"tcpwatch: note: the module's port filter is '%s', not '%s' (ports= at insmod); the daemon filters the rest\n",
 			ports, want);
+	if (strcmp(cg, want_cg))
+		fprintf(stderr,
+			"tcpwatch: note: the module's cgroup filter is '%s', not '%s' (cgroup= at insmod); the daemon filters the rest\n",
+			cg, want_cg);
+}
+
+/* The kernel's own names, which the module reads from the kernel. */
+static int kmod_reasons(struct kmod_source *s)
+{
+	struct tcpw_drop_reason r;
+	int ret;
+
+	for (r.reason = 0;; r.reason++) {
+		r._reserved = 0;
+		if (ioctl(s->fd, TCPW_IOC_DROP_REASON, &r))
+			return errno == ENOENT ? 0 : -errno;
+		r.name[sizeof(r.name) - 1] = '\0';
+		ret = source_set_reason(&s->base, r.reason, r.name);
+		if (ret)
+			return ret == -ERANGE ? 0 : ret;
+	}
+}
+
+static __u64 kmod_drop_folded(struct source *src)
+{
+	struct kmod_source *s = (struct kmod_source *)src;
+	__u64 n = 0;
+
+	return ioctl(s->fd, TCPW_IOC_DROP_FOLDED, &n) ? 0 : n;
+}
+
+static int kmod_lost_netns(struct source *src, struct tcpw_lost_netns *out)
+{
+	struct kmod_source *s = (struct kmod_source *)src;
+
+	return ioctl(s->fd, TCPW_IOC_LOST_NETNS, out) ? -errno : 0;
 }
 
 static void kmod_close(struct source *src)
@@ -92,6 +132,7 @@ static void kmod_close(struct source *src)
 
 	if (!s)
 		return;
+	source_free_reasons(&s->base);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);
@@ -136,6 +177,13 @@ static int kmod_open(struct source **out, const struct source_opts *opts,
 			 "kernel module speaks ABI version %u, this tcpwatch needs %u: rebuild and reload it (make kmod; sudo rmmod tcpwatch; sudo insmod kmod/tcpwatch.ko)",
 			 version, TCPW_ABI_VERSION);
 		ret = -EPROTO;
+		goto cleanup;
+	}
+	ret = kmod_reasons(s);
+	if (ret) {
+		snprintf(err, errlen,
+			 "cannot read drop reason names from " KMOD_DEV ": %s",
+			 strerror(-ret));
 		goto cleanup;
 	}
 	note_params(opts);
@@ -205,5 +253,7 @@ const struct source_ops source_kmod_ops = {
 	.fd = kmod_fd,
 	.consume = kmod_consume,
 	.stats = kmod_stats,
+	.drop_folded = kmod_drop_folded,
+	.lost_netns = kmod_lost_netns,
 	.close = kmod_close,
 };

@@ -61,13 +61,37 @@ int source_stats(struct source *s, struct tcpw_stats *st)
 	return s->ops->stats(s, st);
 }
 
+bool source_samples(const struct source *s)
+{
+	return s->ops->sample != NULL;
+}
+
+int source_sample(void *s, __u64 *out)
+{
+	struct source *src = s;
+
+	return src->ops->sample(src, out);
+}
+
 const char *source_name(const struct source *s)
 {
 	return s->ops->name;
 }
 
+__u64 source_drop_folded(struct source *s)
+{
+	return s && s->ops->drop_folded ? s->ops->drop_folded(s) : 0;
+}
+
+int source_lost_netns(struct source *s, struct tcpw_lost_netns *out)
+{
+	return s && s->ops->lost_netns ? s->ops->lost_netns(s, out) : -ENOTTY;
+}
+
 void source_close(struct source *s)
 {
-	if (s)
+	if (s) {
+		source_free_reasons(s);
 		s->ops->close(s);
+	}
 }
