@@ -21,7 +21,9 @@ test_diag_reset_storm() {
 	id=$(ev "$rec" .id)
 	d=$(diag reset_storm ".id == $(jstr "$id")")
 	sent=$(mib TcpOutRsts)
-	assert_eq "$sent" 200 "nstat TcpOutRsts"
+	# One a connection at least; the slow VM once saw 201 (an extra
+	# reset the kernel sent for a segment of a connection already reset)
+	assert_ge "$sent" 200 "nstat TcpOutRsts"
 	check "$rec" '.subject.family == "inet" and (.subject | has("netns"))' "subject"
 	# Opening takes rst_rate (10/s) over window_s (2 s): 20 resets in
 	# the window, sent or received (each one here is both).

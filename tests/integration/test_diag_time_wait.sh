@@ -81,6 +81,10 @@ test_diag_time_wait() {
 	# TIME_WAIT expires after 60 s: then resolved, and gone from diag
 	rec=$(wait_finding time_wait_exhaustion resolved ".id == $(jstr "$id")" 75)
 	took "$t0" "$rec" resolution >/dev/null
-	assert_eq "$(nsx ss -tanH state time-wait | wc -l)" 0 "ss: TIME_WAITs expired"
+	# The finding resolves once the fraction falls below its threshold;
+	# the kernel's timer wheel fires 60 s timers up to ~2 s late, so the
+	# last TIME_WAITs may outlive the resolution by a little.
+	poll $((10 * TW_SLOWDOWN)) bash -c "[[ \$(ip netns exec $NS ss -tanH state time-wait | wc -l) == 0 ]] && echo gone" \
+		>/dev/null || fail "ss: TIME_WAITs not expired 10 s after the resolution: $(nsx ss -tanH state time-wait | wc -l) left"
 	not_listed time_wait_exhaustion "$id"
 }
