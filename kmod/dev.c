@@ -101,6 +101,7 @@ static struct irq_work wake_work;
 static struct timer_list flush_timer;
 
 bool tcpw_active;
+unsigned int tcpw_captures;
 
 static void wake_reader(void)
 {
@@ -183,6 +184,7 @@ static int tcpw_open(struct inode *inode, struct file *file)
 		counters_reset();
 		lost_netns_take(NULL);
 		tcpw_drop_reset();
+		WRITE_ONCE(tcpw_captures, tcpw_captures + 1);
 		smp_store_release(&tcpw_active, true);
 		if (flush_jiffies)
 			mod_timer(&flush_timer, jiffies + flush_jiffies);

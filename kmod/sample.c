@@ -11,7 +11,7 @@
  * probing), owned by the work alone (a work item never runs twice at
  * once). It cannot grow under the bucket locks: a socket that finds no
  * room is sampled anyway; after the walk the table is rebuilt from the
- * sockets seen this walk, at twice their number, which also drops the
+ * sockets seen this walk, at four times their number, which also drops the
  * sockets that are gone.
  *
  * Only tcp_hashinfo is walked: a netns with its own established hash
@@ -178,14 +178,20 @@ static void walk_bucket(struct inet_hashinfo *h, unsigned int b)
 static void sample_walk(struct work_struct *work)
 {
 	struct inet_hashinfo *h = &tcp_hashinfo;
+	static unsigned int capture;
 	unsigned int b;
 
-	if (!tcpw_capturing()) {
-		/* a new reader starts from no digests: it saw none */
+	/*
+	 * A new reader starts from no digests: it saw none, even when it
+	 * opened the device again between two walks.
+	 */
+	if (!tcpw_capturing() || capture != READ_ONCE(tcpw_captures)) {
 		kvfree(slots);
 		slots = NULL;
 		nr_slots = used = 0;
-		goto out;
+		capture = READ_ONCE(tcpw_captures);
+		if (!tcpw_capturing())
+			goto out;
 	}
 	walk++;
 	seen = 0;

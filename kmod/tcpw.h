@@ -17,6 +17,8 @@ void tcpw_dev_exit(void);
 
 /* True while someone holds /dev/tcpwatch open: only then are events made. */
 extern bool tcpw_active;
+/* Counts the captures (first opens): a new one starts from no digests. */
+extern unsigned int tcpw_captures;
 
 static inline bool tcpw_capturing(void)
 {

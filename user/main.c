@@ -68,9 +68,8 @@ static const char usage_run[] =
 "      --ring-size BYTES        kernel ring buffer size, a power of two\n"
 "                               from 4K to 1G, K/M/G suffix (default 8M)\n"
 "      --sample-ms MS           window/buffer samples of changed sockets\n"
-"                               every MS (default 1000; 0: off)\n"
-"                               per socket, 0..3600000; 0 = off\n"
-"                               (default 1000)\n"
+"                               every MS, 0..3600000 (default 1000;\n"
+"                               0: off)\n"
 "      --reconcile-s SECONDS    compare with sock_diag this often,\n"
 "                               0..86400; 0 = only after lost events\n"
 "                               (default 30)\n"
@@ -267,6 +266,8 @@ static int run_daemon(const struct daemon_opts *o,
 		err = events_attach(&d);
 	if (!err)
 		err = diag_sweep_attach(&d);
+	if (!err && mo->listen)
+		err = metrics_listen(mo);	/* a port < 1024 needs root */
 	/* before the kernel worker starts: it inherits the result */
 	if (!err)
 		err = caps_keep(keep_caps,

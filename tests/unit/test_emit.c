@@ -397,5 +397,39 @@ static void test_conn_vanished(void)
 	daemon_free(&d);
 }
 
+/*
+ * --cgroup: the kernel side applied it to every event already, so an
+ * event whose cgroup the daemon cannot name (yet) is kept; the daemon
+ * checks again only where the source did not (a module loaded with
+ * another cgroup=). A timewait sock (cgroup 0) counts only if tracked.
+ */
+static void test_cgroup_filtered_by_source(void)
+{
+	struct tcpw_event ev;
+	struct daemon d;
+
+	if (!setup(&d))
+		return;
+	d.o.filter.cgroup = 777;
+	d.o.filter.cgroup_path = "/a";
+	d.o.filter.cgc = &d.cg;	/* offline: names nothing */
+	ev_init(&ev, 1, TCPW_EV_STATE, TCPW_CLOSE, TCPW_SYN_SENT, 40000, 80);
+	ev.cgroup = 778;
+	daemon_handle_event(&d, &ev);
+	ASSERT_TRUE(!table_find(&d.tab, 1),
+		    "checked by the daemon: an unnamed cgroup is not under /a");
+	d.o.filter.cgroup_by_source = true;
+	ev_init(&ev, 2, TCPW_EV_STATE, TCPW_CLOSE, TCPW_SYN_SENT, 40001, 80);
+	ev.cgroup = 778;
+	daemon_handle_event(&d, &ev);
+	ASSERT_TRUE(table_find(&d.tab, 2) != NULL,
+		    "checked by the source: kept though unnamed");
+	ev_init(&ev, 3, TCPW_EV_STATE, TCPW_FIN_WAIT2, TCPW_CLOSE, 40002, 80);
+	daemon_handle_event(&d, &ev);	/* a timewait sock's: cgroup 0 */
+	ASSERT_TRUE(!table_find(&d.tab, 3), "cgroup 0, untracked: not kept");
+	daemon_free(&d);
+}
+
 UNIT_MAIN(test_rst_close, test_never_lost, test_conn_records,
-	  test_conn_many_resets, test_conn_vanished)
+	  test_conn_many_resets, test_conn_vanished,
+	  test_cgroup_filtered_by_source)

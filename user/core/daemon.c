@@ -33,8 +33,15 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 		return 0;
 	}
 	d->events[ev->kind]++;
+	/*
+	 * The kernel side applied the cgroup filter already: passing the
+	 * root itself skips a cache lookup that could miss (and would then
+	 * drop an event the kernel kept). A timewait sock has no cgroup (0):
+	 * it counts only if the table tracks it.
+	 */
 	if (!filter_match(&d->o.filter, ev->netns, ev->sport, ev->dport,
-			  ev->cgroup) &&
+			  d->o.filter.cgroup_by_source && ev->cgroup ?
+			  d->o.filter.cgroup : ev->cgroup) &&
 	    !table_find(&d->tab, ev->cookie))
 		return 0;
 	/* About a packet, not a socket's state: the table is not told. */
@@ -129,6 +136,9 @@ static void check_drops(struct daemon *d)
 		return;
 	d->lost_total += sum;
 	emit_lost(d, delta, sum);
+	/* A lost sample or drop record leaves the table as it was. */
+	if (sum == delta[TCPW_EV_SAMPLE] + delta[TCPW_EV_DROP])
+		return;
 	/*
 	 * The table missed transitions, in any netns: heal it from the
 	 * kernel once the burst has passed, but no sooner than
@@ -386,6 +396,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *o)
 		d->src = NULL;
 		goto out;
 	}
+	d->o.filter.cgroup_by_source = d->src->cgroup_filtered;
 	if (epoll_add(d->epfd, source_fd(d->src), &tag_src) ||
 	    epoll_add(d->epfd, d->sig_fd, &tag_sig)) {
 		err = -errno;

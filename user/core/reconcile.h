@@ -40,6 +40,7 @@ struct sock_filter {
 	__u64 cgroup;		/* this cgroup id and below; 0 = every one */
 	const char *cgroup_path;	/* its path under the cgroup2 root */
 	struct cgcache *cgc;	/* resolves the others' paths */
+	bool cgroup_by_source;	/* events: the source checked it */
 };
 
 /* cgroup 0 (unknown: a timewait sock) never matches a cgroup filter. */

@@ -76,7 +76,7 @@ static struct {
 	 * the older half's before the newer's. */
 	struct {
 		char *p;
-		size_t len;
+		size_t len, records;
 	} half[2];
 	int cur;
 	size_t half_cap;
@@ -108,10 +108,12 @@ static void backlog_add(const char *rec, size_t len,
 	if (ev.half[ev.cur].len + need > ev.half_cap) {
 		ev.cur ^= 1;
 		ev.half[ev.cur].len = 0;
+		ev.half[ev.cur].records = 0;
 	}
 	memcpy(ev.half[ev.cur].p + ev.half[ev.cur].len, &h, sizeof(h));
 	memcpy(ev.half[ev.cur].p + ev.half[ev.cur].len + sizeof(h), rec, len);
 	ev.half[ev.cur].len += need;
+	ev.half[ev.cur].records++;
 }
 
 /* ---- filters ---- */
@@ -546,13 +548,5 @@ void events_get_stats(struct events_stats *st)
 		if (s->cut)
 			st->missed += s->missed;
 	st->backlog_bytes = ev.half[0].len + ev.half[1].len;
-	st->backlog_records = 0;
-	for (int k = 0; k < 2; k++)
-		for (size_t at = 0; at < ev.half[k].len;) {
-			struct bl_hdr h;
-
-			memcpy(&h, ev.half[k].p + at, sizeof(h));
-			st->backlog_records++;
-			at += bl_size(h.len);
-		}
+	st->backlog_records = ev.half[0].records + ev.half[1].records;
 }

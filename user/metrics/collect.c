@@ -193,21 +193,38 @@ static void walk_one(struct collector *c, const struct sock_entry *e)
 	}
 }
 
-/* Keep the k largest by a in top (n so far); returns the new n. */
+/*
+ * Keep the k largest by a in top (n so far), a heap with the smallest
+ * at top[0]: O(log k) a candidate, so k = METRICS_TOPK_MAX costs a
+ * pass no more than a few comparisons per peer. Returns the new n.
+ */
 static __u32 topk_add(struct mpeer *top, __u32 n, __u32 k,
 		      const struct mpeer *p)
 {
-	__u32 min = 0;
+	struct mpeer t;
+	__u32 i, c;
 
 	if (n < k) {
-		top[n] = *p;
-		return n + 1;
+		for (i = n++, top[i] = *p; i && top[(i - 1) / 2].a > top[i].a;
+		     i = (i - 1) / 2) {
+			t = top[i];
+			top[i] = top[(i - 1) / 2];
+			top[(i - 1) / 2] = t;
+		}
+		return n;
 	}
-	for (__u32 i = 1; i < n; i++)
-		if (top[i].a < top[min].a)
-			min = i;
-	if (n && p->a > top[min].a)
-		top[min] = *p;
+	if (!n || p->a <= top[0].a)
+		return n;
+	top[0] = *p;
+	for (i = 0; (c = 2 * i + 1) < n; i = c) {
+		if (c + 1 < n && top[c + 1].a < top[c].a)
+			c++;
+		if (top[i].a <= top[c].a)
+			break;
+		t = top[i];
+		top[i] = top[c];
+		top[c] = t;
+	}
 	return n;
 }
 

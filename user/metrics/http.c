@@ -38,8 +38,10 @@ static struct {
 	__u64 seq;
 	atomic_bool want;
 	__u64 failed;		/* passes that ran out of memory */
+	int listen_fd;		/* metrics_listen()'s socket */
 } m = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.listen_fd = -1,
 };
 
 static int parse_addr(const char *s, struct sockaddr_storage *ss,
@@ -272,6 +274,16 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
+int metrics_listen(const struct metrics_opts *o)
+{
+	int fd = listen_on(o->listen);
+
+	if (fd < 0)
+		return fd;
+	m.listen_fd = fd;
+	return 0;
+}
+
 int metrics_attach(struct daemon *d, const struct metrics_opts *o)
 {
 	pthread_condattr_t ca;
@@ -298,9 +310,10 @@ int metrics_attach(struct daemon *d, const struct metrics_opts *o)
 	s = collect_step(m.col);
 	if (s)
 		publish(s);
-	fd = listen_on(o->listen);
+	fd = m.listen_fd;
+	m.listen_fd = -1;
 	if (fd < 0)
-		return fd;
+		return -EBADF;	/* metrics_listen() first */
 	/* The thread inherits the loop's blocked signals (daemon_start). */
 	m.mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL,
 				 NULL, on_request, NULL,

@@ -31,8 +31,12 @@ struct metrics_opts {
 /* "[HOST:]PORT" (a bare port: 127.0.0.1; "[::1]:PORT" for IPv6);
  * 0 or -EINVAL. */
 int metrics_parse_listen(const char *s);
-/* Start the HTTP server and hook the counters into the loop. Errors are
- * printed. */
+/* Bind the port, while the daemon still may (a port below 1024); errors
+ * are printed. */
+int metrics_listen(const struct metrics_opts *o);
+/* After metrics_listen(): start the HTTP server (its thread gets the
+ * capabilities left then) and hook the counters into the loop. Errors
+ * are printed. */
 int metrics_attach(struct daemon *d, const struct metrics_opts *o);
 
 #endif

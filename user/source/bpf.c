@@ -299,6 +299,7 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 		      bpf_map__fd(s->skel->maps.events), 0);
 	if (s->pos == MAP_FAILED)
 		s->pos = NULL;	/* the fill stays unknown (0) */
+	s->base.cgroup_filtered = opts->cgroup;	/* tcpw_key's filter */
 	*out = &s->base;
 	return 0;
 

@@ -57,7 +57,7 @@ static void read_param(const char *name, char *val, size_t len)
  * The options the module fixed at load time. Note the ones that differ
  * from what the daemon was asked for; they are not errors.
  */
-static void note_params(const struct source_opts *o)
+static bool note_params(const struct source_opts *o)
 {
 	char ring[32], sample[32], ports[128], want[128], cg[4096];
 	const char *want_cg = o->cgroup_path ? o->cgroup_path : "";
@@ -92,6 +92,7 @@ static void note_params(const struct source_opts *o)
 		fprintf(stderr,
 			"tcpwatch: note: the module's cgroup filter is '%s', not '%s' (cgroup= at insmod); the daemon filters the rest\n",
 			cg, want_cg);
+	return want_cg[0] && !strcmp(cg, want_cg);
 }
 
 /* The kernel's own names, which the module reads from the kernel. */
@@ -186,7 +187,7 @@ static int kmod_open(struct source **out, const struct source_opts *opts,
 			 strerror(-ret));
 		goto cleanup;
 	}
-	note_params(opts);
+	s->base.cgroup_filtered = note_params(opts);
 	*out = &s->base;
 	return 0;
 

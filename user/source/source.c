@@ -90,8 +90,6 @@ int source_lost_netns(struct source *s, struct tcpw_lost_netns *out)
 
 void source_close(struct source *s)
 {
-	if (s) {
-		source_free_reasons(s);
-		s->ops->close(s);
-	}
+	if (s)
+		s->ops->close(s);	/* frees the reason names too */
 }

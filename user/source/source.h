@@ -65,6 +65,9 @@ struct source {
 	/* The running kernel's drop reason names, by value (reasons.c) */
 	char **reasons;
 	__u32 nr_reasons;
+	/* The kernel side keeps only opts->cgroup's sockets: the daemon
+	 * need not check each event's cgroup again. */
+	bool cgroup_filtered;
 };
 
 extern const struct source_ops source_bpf_ops;
