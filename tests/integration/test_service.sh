@@ -74,12 +74,18 @@ test_service_capabilities() {
 	# a listener of user nobody, before the daemon: seeded, owner from /proc
 	bg srv nsx setpriv --reuid=65534 --regid=65534 --clear-groups "$TCPX" server -n 0 $PORT
 	wait_for srv listening
-	tw_start --reconcile-s 1
+	# --metrics on a port below 1024: bound before the capabilities go
+	local mp i
+	for ((i = 0; i < 100; i++)); do
+		mp=$((600 + RANDOM % 400))
+		[[ -z $(ss -Htan "sport = :$mp") ]] && break
+	done
+	tw_start --reconcile-s 1 --metrics 127.0.0.1:$mp
 	local want=0000000000281004 caps
 	caps=$(awk '/^CapEff/ { print $2 }' "/proc/$DPID/status")
 	assert_eq "$caps" "$want" "CapEff (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, DAC_READ_SEARCH)"
 	assert_eq "$(awk '/^CapPrm/ { print $2 }' "/proc/$DPID/status")" "$want" "CapPrm"
-	# every thread: the kernel worker inherits the set
+	# every thread: the kernel worker and the HTTP server inherit the set
 	local t
 	for t in /proc/$DPID/task/*; do
 		assert_eq "$(awk '/^CapEff/ { print $2 }' "$t/status")" "$want" "CapEff of thread ${t##*/}"
@@ -96,6 +102,8 @@ test_service_capabilities() {
 	poll 10 eval '(($(tw ls -j | jq -s "map(select(.dport == $PORT)) | length") > 0)) && echo y' > /dev/null ||
 		fail "new connections not in the table"
 	tw diag > /dev/null || fail "diag"
+	curl -sf --max-time 10 "http://127.0.0.1:$mp/metrics" | grep -q '^tcpwatch_sockets{' ||
+		fail "no metrics from port $mp after the capabilities were dropped"
 	assert_eq "$(stat_of .lost_total)" 0 "events lost"
 }
 
