@@ -41,7 +41,7 @@ test_ctl_slow_reader_gets_all() {
 	jq -r .cookie < "$DIR/slow.json" | sort > "$DIR/slow"
 	fast=$(wc -l < "$DIR/fast")
 	slow=$(wc -l < "$DIR/slow")
-	echo "  slow reader got $slow of $fast rows, $(wc -c < "$DIR/slow.json") bytes"
+	echo "  measured: slow reader got $slow of $fast rows, $(wc -c < "$DIR/slow.json") bytes"
 	assert_ge "$fast" 3000 "rows"
 	# every TIME_WAIT of the fast answer (they last 60 s) is listed once
 	assert_eq "$(comm -23 "$DIR/fast" "$DIR/slow" | wc -l)" 0 "rows missing"
@@ -89,7 +89,7 @@ test_ctl_stalled_clients_memory() {
 	tw stats > /dev/null || fail "stats while 10 clients stall"
 	after=$(rss_kb)
 	grew=$(((after - before) / 1024))
-	echo "  RSS with 10 stalled ls -j clients at 20000 sockets: ${before} kB -> ${after} kB (+$grew MiB)"
+	echo "  measured: RSS with 10 stalled ls -j clients at 20000 sockets: ${before} kB -> ${after} kB (+$grew MiB)"
 	# a whole answer is ~13 MB here: 10 of them would be 130 MB
 	((grew < 40)) || fail "RSS grew by $grew MiB with 10 stalled clients"
 }

@@ -172,7 +172,7 @@ test_events_slow_subscriber() {
 	assert_eq "$missed" "$(ev "$last" .count)" "stats' missed records = the lost record's count"
 	assert_eq "$(stat_of .lost_total)" 0 "kernel events lost"
 	assert_eq "$(stat_of .subscribers.now)" 1 "subscribers left"
-	echo "  cut off after $(($(wc -l < "$DIR/slow.out") - 1)) records, missed $missed"
+	echo "  measured: cut off after $(($(wc -l < "$DIR/slow.out") - 1)) records, missed $missed"
 	# the fast one kept everything
 	stop_all fast
 	[[ $(cat "$DIR/fast.out") == "$(after_start "$DIR/events.ndjson" | pick '.type == "state"')" ]] ||
@@ -199,7 +199,7 @@ test_events_100_subscribers() {
 		rate=$(awk -v r=$((e1 - e0)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", r / (b - a) }')
 	}
 	measure cpu0
-	echo "  daemon CPU, no subscriber: $cpu0 % at $rate records/s"
+	echo "  measured: daemon CPU, no subscriber: $cpu0 % at $rate records/s"
 	for ((i = 0; i < n; i++)); do
 		sub "s$i" -f
 	done
@@ -207,7 +207,7 @@ test_events_100_subscribers() {
 	tw stats > /dev/null
 	cp "$DIR/events.ndjson" "$DIR/before"
 	measure cpu100
-	echo "  daemon CPU, $n subscribers: $cpu100 % at $rate records/s each ($((rate * n)) records/s sent)"
+	echo "  measured: daemon CPU, $n subscribers: $cpu100 % at $rate records/s each ($((rate * n)) records/s sent)"
 	assert_eq "$(stat_of .lost_total)" 0 "kernel events lost"
 	assert_eq "$(stat_of .subscribers.cut)" 0 "subscribers cut off"
 	local names=()
@@ -240,12 +240,12 @@ test_events_throughput() {
 	settle
 	cut=$(stat_of .subscribers.cut)
 	n=$(wc -l < "$DIR/f.out")
-	echo "  follower under full churn: $n records in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }') records/s, cut off: $cut"
+	echo "  measured: follower under full churn: $n records in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }') records/s, cut off: $cut"
 	assert_eq "$(stat_of .lost_total)" 0 "kernel events lost"
 	t0=$EPOCHREALTIME
 	"$EVCLI" events --ctl "$DIR/ctl.sock" > "$DIR/bl.out" || fail "events exited $?"
 	t1=$EPOCHREALTIME
 	n=$(wc -l < "$DIR/bl.out")
-	echo "  backlog read: $n records, $(wc -c < "$DIR/bl.out") bytes in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s: $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }') records/s"
+	echo "  measured: backlog read: $n records, $(wc -c < "$DIR/bl.out") bytes in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s: $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }') records/s"
 	assert_ge "$n" 10000 "records in the backlog"
 }

@@ -50,7 +50,7 @@ test_service_rotate() {
 		assert_ge "$(wc -l < "$f")" 1 "records in $f"
 	done
 	cat "${files[@]}" > "$DIR/all"
-	echo "  $(wc -l < "$DIR/all") records in ${#files[@]} files: $(for f in "${files[@]}"; do wc -l < "$f"; done | tr '\n' ' ')"
+	echo "  measured: $(wc -l < "$DIR/all") records in ${#files[@]} files: $(for f in "${files[@]}"; do wc -l < "$f"; done | tr '\n' ' ')"
 	# stats counted n before the stop record; at most a few records
 	# (the stop record, a finding) came between that and SIGTERM
 	local total
