@@ -454,38 +454,83 @@ static bool sampled_state(const struct sock_entry *e)
 	       e->state != TCPW_TIME_WAIT && e->state != TCPW_CLOSE;
 }
 
-/*
- * The namespaces where the table has a socket to sample, sorted: each
- * pass walks its netns's whole established hash (the hash is shared),
- * so a netns with nothing to sample is not walked. Returns how many.
- */
-static int sample_nets(struct daemon *d, __u32 **out)
+/* Table slots one tick looks at: ~1 ms; a million sockets in 8 ticks. */
+#define SAMPLE_SCAN_SLICE	131072
+
+static int scan_add(struct dumps *k, __u32 inum)
 {
-	struct sock_entry *e;
-	__u32 *v = NULL, n = 0, cap = 0, last = 0, i, u = 0;
+	__u32 h;
 
-	table_for_each(&d->tab, e, i) {
-		if (!sampled_state(e) || (n && e->netns == last))
-			continue;
-		if (n == cap) {
-			__u32 *w = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+	if ((k->scan_n + 1) * 2 > k->scan_cap) {
+		__u32 cap = k->scan_cap ? k->scan_cap * 2 : 64;
+		__u32 *v = calloc(cap, sizeof(*v));
 
-			if (!w) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = w;
-			cap = cap ? cap * 2 : 16;
+		if (!v)
+			return -ENOMEM;
+		for (__u32 i = 0; i < k->scan_cap; i++) {
+			if (!k->scan_set[i])
+				continue;
+			for (h = rm_hash(k->scan_set[i], cap - 1); v[h];
+			     h = (h + 1) & (cap - 1))
+				;
+			v[h] = k->scan_set[i];
 		}
-		v[n++] = last = e->netns;
+		free(k->scan_set);
+		k->scan_set = v;
+		k->scan_cap = cap;
 	}
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_inum);
-	for (i = 0; i < n; i++)
-		if (!u || v[u - 1] != v[i])
-			v[u++] = v[i];
+	for (h = rm_hash(inum, k->scan_cap - 1); k->scan_set[h];
+	     h = (h + 1) & (k->scan_cap - 1))
+		if (k->scan_set[h] == inum)
+			return 0;
+	k->scan_set[h] = inum;
+	k->scan_n++;
+	return 0;
+}
+
+/*
+ * The namespaces where the table has a socket to sample: each pass
+ * walks its netns's whole established hash (the hash is shared), so a
+ * netns with nothing to sample is not walked. The table is looked at a
+ * slice a tick, not whole on the loop (10 ms at a million sockets).
+ * Returns 1 while the scan goes on, else 0 or -ENOMEM.
+ */
+static int sample_scan(struct daemon *d)
+{
+	struct dumps *k = d->dumps;
+	__u32 end = k->scan_at + SAMPLE_SCAN_SLICE, last = 0;
+
+	if (end > d->tab.used || end < k->scan_at)
+		end = d->tab.used;
+	for (; k->scan_at < end; k->scan_at++) {
+		struct sock_entry *e = table_at(&d->tab, k->scan_at);
+
+		if (!e || !sampled_state(e) || e->netns == last)
+			continue;
+		last = e->netns;
+		if (scan_add(k, last))
+			return -ENOMEM;
+	}
+	return k->scan_at < d->tab.used;
+}
+
+/* The set, sorted, for the job; the set is emptied. */
+static int sample_nets(struct dumps *k, __u32 **out)
+{
+	__u32 *v = malloc((k->scan_n ? k->scan_n : 1) * sizeof(*v));
+	__u32 n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (__u32 i = 0; i < k->scan_cap; i++) {
+		if (k->scan_set[i])
+			v[n++] = k->scan_set[i];
+		k->scan_set[i] = 0;
+	}
+	k->scan_n = 0;
+	qsort(v, n, sizeof(*v), cmp_inum);
 	*out = v;
-	return (int)u;
+	return (int)n;
 }
 
 /*
@@ -498,20 +543,31 @@ static void sample_tick(struct daemon *d, __u64 now)
 	struct kw_job *j;
 	int n;
 
-	if (!d->o.src.sample_ms || !d->src || !source_samples(d->src) ||
-	    k->sample_busy || now < k->next_sample_ns)
+	if (!d->o.src.sample_ms || !d->src || !source_samples(d->src))
 		return;
-	k->next_sample_ns = now + d->o.src.sample_ms * 1000000ULL;
-	j = kw_job_new(KW_EACH_NETNS, TAG_SAMPLE, NULL);
-	if (!j)
+	if (!k->scanning) {
+		if (k->sample_busy || now < k->next_sample_ns)
+			return;
+		k->next_sample_ns = now + d->o.src.sample_ms * 1000000ULL;
+		k->scanning = true;
+		k->scan_at = 0;
+	}
+	n = sample_scan(d);
+	if (n > 0)
 		return;
-	j->netns = d->o.filter.netns;
-	n = sample_nets(d, &j->nets);
+	k->scanning = false;
+	j = n ? NULL : kw_job_new(KW_EACH_NETNS, TAG_SAMPLE, NULL);
+	n = j ? sample_nets(k, &j->nets) : -ENOMEM;
 	if (n <= 0) {
 		/* nothing to sample (or no memory: next interval) */
-		kw_job_free(j);
+		if (k->scan_n)
+			memset(k->scan_set, 0, k->scan_cap * sizeof(__u32));
+		k->scan_n = 0;
+		if (j)
+			kw_job_free(j);
 		return;
 	}
+	j->netns = d->o.filter.netns;
 	j->nnets = n;
 	j->fn = source_sample;
 	j->arg = d->src;
@@ -673,6 +729,7 @@ void dumps_free(struct daemon *d)
 		ns_rec_free(&k->ns[i]);
 	free(k->ns);
 	free(k->rm);
+	free(k->scan_set);
 	rec_round_free(&k->rr);
 	free(k);
 	d->dumps = NULL;

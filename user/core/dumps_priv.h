@@ -76,6 +76,12 @@ struct dumps {
 	__u64 req_ns;		/* the oldest refresh asked for, not sent */
 	bool sample_busy;
 	__u64 next_sample_ns;
+	/* the sample pass's netns set, built a slice of the table a tick:
+	 * open addressing, 0 empty (no netns has inode 0) */
+	bool scanning;
+	__u32 scan_at;		/* next table slot */
+	__u32 *scan_set;
+	__u32 scan_n, scan_cap;
 };
 
 struct ns_rec *ns_find(struct dumps *k, __u32 inum);
