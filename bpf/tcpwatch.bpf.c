@@ -40,6 +40,7 @@ enum { TCPW_TRACEPOINTS(TP_ENUM) };
 /* Set by userspace before load. */
 const volatile __u64 wakeup_bytes = 0;	/* wake the reader at this backlog */
 const volatile __u32 wakeup_check_mask = 0;	/* check every mask + 1 */
+const volatile __u64 drop_ring_bytes = ~0ULL;	/* DROP records' share */
 const volatile __u32 filter_netns = 0;	/* 0 = every netns */
 const volatile __u32 nr_filter_ports = 0;	/* 0 = every port */
 const volatile __u16 filter_ports[TCPW_MAX_PORTS] = {};
@@ -846,7 +847,14 @@ int BPF_PROG(tcpw_drop, const struct sk_buff *skb, void *location,
 
 	if (!drop_due(&dk, bpf_ktime_get_ns(), &count, &v))
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	/*
+	 * Drop records take at most half the ring: a flood of them (a SYN
+	 * flood from random ports, each a new tuple) while the reader is
+	 * behind must leave room for the state events the table is built
+	 * from. Past it they are lost as if the ring were full: counted.
+	 */
+	e = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < drop_ring_bytes ?
+	    bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
 	if (!e) {
 		/* A lost record; its drops go with the tuple's next one
 		 * (if the entry made it: a new tuple's single drop is lost

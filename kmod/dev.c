@@ -128,7 +128,16 @@ bool tcpw_emit(const struct tcpw_event *ev)
 
 	if (WARN_ON_ONCE(ev->kind == 0 || ev->kind >= TCPW_EV_MAX))
 		return false;
-	pending = tcpw_ring_push(&ring, ev);
+	/*
+	 * DROP records take at most half the ring: a flood of them (a SYN
+	 * flood from random ports, each a new tuple) while the reader is
+	 * behind must leave room for the events the table is built from.
+	 */
+	if (ev->kind == TCPW_EV_DROP &&
+	    tcpw_ring_pending(&ring) >= ring.nr / 2)
+		pending = 0;
+	else
+		pending = tcpw_ring_push(&ring, ev);
 	if (unlikely(!pending)) {
 		this_cpu_inc(tcpw_counters.drops[ev->kind]);
 		/* samples are tried again, drops are not in the table */

@@ -132,3 +132,42 @@ test_drop_output_socket() {
 	check "$rec" '.summary | test("dropped by this host.s firewall")' "summary"
 	nsx nft delete table inet twdrop
 }
+
+# A flood of drop records while the reader is behind (a stopped daemon, a
+# small ring): drop records take at most half the ring, so the events of
+# connections made meanwhile are all kept. The drop records past that
+# half are lost and counted, and no segment goes without a count.
+test_drop_flood_leaves_room() {
+	local n=20 flood=1000 got lost
+	kmod_params ring_bytes=65536 sample_ms=0
+	tw_start --ring-size 65536 --reconcile-s 0
+	bg srv nsx "$TCPX" server -n $n $PORT
+	wait_for srv listening
+	kill -STOP "$DPID"
+	# each a new source port: a new tuple, a record due
+	nsx "$TCPX" badsum --loop -n $flood -s 100 $PORT > "$DIR/bad.out"
+	nsx "$TCPX" client --linger0 -n $n $PORT >/dev/null
+	wait "$JOB_srv" || true
+	kill -CONT "$DPID"
+	assert_eq "$(field_of bad sent)" $flood "segments sent"
+	# per connection 6 state + 2 reset; +2 the listener's
+	for ((i = 0; i < 50; i++)); do
+		got=$(stat_of '.events.state + .events.reset_sent + .events.reset_recv')
+		((got >= 8 * n + 2)) && break
+		sleep 0.1
+	done
+	lost=$(stat_of '.lost.state + .lost.reset_sent + .lost.reset_recv')
+	assert_eq "$lost" 0 "state and reset events lost"
+	assert_eq "$got" "$((8 * n + 2))" "state and reset events received"
+	lost=$(stat_of '.lost.drop')
+	got=$(stat_of '.events.drop')
+	echo "  measured: $got drop records kept, $lost lost of $flood, ring 64 KiB"
+	assert_ge "$lost" 1 "drop records past half the ring lost"
+	assert_eq "$((got + lost))" $flood "drop records received + lost"
+	assert_eq "$(mib TcpInCsumErrors)" $flood "nstat TcpInCsumErrors"
+	got=$(( $(sum_counts '.reason == "TCP_CSUM"') + $(pending) ))
+	# a lost record's segments: pending in the tuple's entry, or lost
+	# with the record of a new tuple (counted above)
+	assert_ge "$((got + lost))" $flood "segments counted (records + pending + lost)"
+	assert_eq "$(table_tuples)" "$(ss_tuples)" "table equals ss"
+}

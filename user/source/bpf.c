@@ -156,6 +156,7 @@ static void set_config(struct tcpwatch_bpf *skel, const struct source_opts *o,
 		wake = ring / 2;
 	ro->wakeup_bytes = wake;
 	ro->wakeup_check_mask = wakeup_check_mask(ring);
+	ro->drop_ring_bytes = ring / 2;
 	ro->filter_netns = o->netns;
 	if (n < 0)
 		n = 0;
