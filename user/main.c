@@ -280,6 +280,23 @@ static int run_daemon(const struct daemon_opts *o,
 	return err;
 }
 
+/* Codes of long options without a short one: past any character. */
+enum {
+	OPT_RING_SIZE = 256,
+	OPT_BACKLOG,
+	OPT_CTL_GROUP,
+	OPT_SAMPLE_MS,
+	OPT_RECONCILE_S,
+	OPT_TICK_MS,
+	OPT_CGROUP,
+	OPT_RECORDS,
+	OPT_METRICS,
+	OPT_METRICS_TOP,
+	OPT_METRICS_NETNS,
+	OPT_SPORT,
+	OPT_DPORT,
+};
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -289,18 +306,18 @@ static int cmd_run(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "netns", required_argument, NULL, 'N' },
 		{ "port", required_argument, NULL, 'p' },
-		{ "ring-size", required_argument, NULL, 1 },
-		{ "backlog", required_argument, NULL, 10 },
-		{ "ctl-group", required_argument, NULL, 11 },
-		{ "sample-ms", required_argument, NULL, 2 },
-		{ "reconcile-s", required_argument, NULL, 3 },
-		{ "tick-ms", required_argument, NULL, 4 },
-		{ "cgroup", required_argument, NULL, 8 },
-		{ "records", required_argument, NULL, 9 },
+		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
+		{ "backlog", required_argument, NULL, OPT_BACKLOG },
+		{ "ctl-group", required_argument, NULL, OPT_CTL_GROUP },
+		{ "sample-ms", required_argument, NULL, OPT_SAMPLE_MS },
+		{ "reconcile-s", required_argument, NULL, OPT_RECONCILE_S },
+		{ "tick-ms", required_argument, NULL, OPT_TICK_MS },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "records", required_argument, NULL, OPT_RECORDS },
 		{ "threshold", required_argument, NULL, 'T' },
-		{ "metrics", required_argument, NULL, 5 },
-		{ "metrics-top", required_argument, NULL, 6 },
-		{ "metrics-netns", no_argument, NULL, 7 },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "metrics-top", required_argument, NULL, OPT_METRICS_TOP },
+		{ "metrics-netns", no_argument, NULL, OPT_METRICS_NETNS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -359,7 +376,7 @@ static int cmd_run(int argc, char **argv)
 				return 2;
 			o.filter.ports[o.filter.nr_ports++] = v;
 			break;
-		case 1:
+		case OPT_RING_SIZE:
 #define RING_RANGE "a power of two from 4K to 1G (K, M, G suffixes)"
 			if (opt_num("--ring-size", optarg, true, 4096, 1u << 30,
 				    RING_RANGE, &v))
@@ -371,27 +388,27 @@ static int cmd_run(int argc, char **argv)
 			}
 			o.src.ring_bytes = v;
 			break;
-		case 2:
+		case OPT_SAMPLE_MS:
 			if (opt_num("--sample-ms", optarg, false, 0, 3600000,
 				    "milliseconds from 0 (off) to 3600000",
 				    &v))
 				return 2;
 			o.src.sample_ms = v;
 			break;
-		case 3:
+		case OPT_RECONCILE_S:
 			if (opt_num("--reconcile-s", optarg, false, 0, 86400,
 				    "seconds from 0 (only after loss) to 86400",
 				    &v))
 				return 2;
 			o.reconcile_ms = v * 1000;
 			break;
-		case 4:
+		case OPT_TICK_MS:
 			if (opt_num("--tick-ms", optarg, false, 1, 10000,
 				    "milliseconds from 1 to 10000", &v))
 				return 2;
 			o.tick_ms = v;
 			break;
-		case 5:
+		case OPT_METRICS:
 			if (metrics_parse_listen(optarg)) {
 				fprintf(stderr, "tcpwatch: --metrics: bad address \"%s\": accepted: PORT (127.0.0.1), HOST:PORT or [HOST6]:PORT, numeric\n",
 					optarg);
@@ -399,30 +416,30 @@ static int cmd_run(int argc, char **argv)
 			}
 			mo.listen = optarg;
 			break;
-		case 6:
+		case OPT_METRICS_TOP:
 			if (opt_num("--metrics-top", optarg, false, 0,
 				    METRICS_TOPK_MAX, "a count from 0 to 1000",
 				    &v))
 				return 2;
 			mo.topk = v;
 			break;
-		case 7:
+		case OPT_METRICS_NETNS:
 			mo.per_netns = true;
 			break;
-		case 8:
+		case OPT_CGROUP:
 			if (cgroup_arg(optarg, cgroup, sizeof(cgroup),
 				       &o.filter.cgroup, &o.src.cgroup_level))
 				return 2;
 			o.filter.cgroup_path = cgroup;
 			break;
-		case 9:
+		case OPT_RECORDS:
 			if (records_parse(optarg, &o.records, msg,
 					  sizeof(msg))) {
 				fprintf(stderr, "tcpwatch: %s\n", msg);
 				return 2;
 			}
 			break;
-		case 10:
+		case OPT_BACKLOG:
 			if (opt_num("--backlog", optarg, true, 0, 1u << 30,
 				    "0 (none), or bytes from 8K to 1G (K, M, G suffixes)",
 				    &v))
@@ -434,7 +451,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			o.backlog_bytes = v;
 			break;
-		case 11:
+		case OPT_CTL_GROUP:
 			ctl_group = optarg;
 			break;
 		case 'T':
@@ -512,11 +529,11 @@ static int cmd_ls(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "port", required_argument, NULL, 'p' },
-		{ "sport", required_argument, NULL, 1 },
-		{ "dport", required_argument, NULL, 2 },
+		{ "sport", required_argument, NULL, OPT_SPORT },
+		{ "dport", required_argument, NULL, OPT_DPORT },
 		{ "netns", required_argument, NULL, 'N' },
 		{ "pid", required_argument, NULL, 'P' },
-		{ "cgroup", required_argument, NULL, 3 },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -542,10 +559,10 @@ static int cmd_ls(int argc, char **argv)
 		case 'p':
 			err = req_add(req, sizeof(req), "port", optarg);
 			break;
-		case 1:
+		case OPT_SPORT:
 			err = req_add(req, sizeof(req), "sport", optarg);
 			break;
-		case 2:
+		case OPT_DPORT:
 			err = req_add(req, sizeof(req), "dport", optarg);
 			break;
 		case 'N':
@@ -555,7 +572,7 @@ static int cmd_ls(int argc, char **argv)
 		case 'P':
 			err = req_add(req, sizeof(req), "pid", optarg);
 			break;
-		case 3:
+		case OPT_CGROUP:
 			err = cgroup_arg(optarg, cg, sizeof(cg), NULL, NULL);
 			if (!err)
 				err = req_add(req, sizeof(req), "cgroup", cg);
