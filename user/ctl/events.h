@@ -29,6 +29,9 @@ struct daemon;
 
 struct events_stats {
 	__u64 subscribers, subscribed, cut, missed, sent;
+	/* answers without follow=1 that lost records to the backlog's
+	 * writer, and those records */
+	__u64 overrun, overwritten;
 	__u64 backlog_records, backlog_bytes;
 };
 
