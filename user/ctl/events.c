@@ -82,6 +82,7 @@ struct sub {
 	int k;
 	struct bl_seg seg[2];	/* the older half's records, the newer's */
 	__u64 from_ns;		/* records older than this are not asked */
+	__u64 untold;		/* seg[..k]'s lost, for the next lost record */
 	__u64 missed, since_ns;
 	size_t off;		/* [off, out.len) still to send */
 	size_t tried;		/* what was waiting at the last send */
@@ -359,6 +360,17 @@ static void bl_open(struct sub *s, __u64 now)
 	s->walking = true;
 }
 
+/* The records an answer from the backlog lost, where they were. */
+static void bl_tell(struct daemon *d, struct sub *s)
+{
+	if (!s->untold)
+		return;
+	sub_lost(d, s, "backlog", s->untold);
+	json_u64_field(&s->out, "backlog_bytes", 2 * ev.half_cap);
+	json_lit(&s->out, "}\n");
+	s->untold = 0;
+}
+
 /*
  * The cursor's next chunk into s->out (empty): at most EVENTS_SUB_KEEP
  * bytes (one bigger record alone), after at most EVENTS_SCAN_MAX bytes
@@ -371,13 +383,9 @@ static bool bl_next(struct daemon *d, struct sub *s)
 	for (; s->k < 2; s->k++) {
 		struct bl_seg *g = &s->seg[s->k];
 
-		if (g->lost) {
-			sub_lost(d, s, "backlog", g->lost);
-			json_u64_field(&s->out, "backlog_bytes",
-				       2 * ev.half_cap);
-			json_lit(&s->out, "}\n");
-			g->lost = 0;
-		}
+		/* one lost record for a gap across both halves */
+		s->untold += g->lost;
+		g->lost = 0;
 		while (g->off < g->stop) {
 			const char *rec = ev.half[g->idx].p + g->off;
 			struct bl_hdr h;
@@ -388,6 +396,7 @@ static bool bl_next(struct daemon *d, struct sub *s)
 				if (s->out.len && s->out.len + h.len >
 				    EVENTS_SUB_KEEP - EVENTS_SUB_SLACK)
 					return false;
+				bl_tell(d, s);
 				json_raw(&s->out, rec + sizeof(h), h.len);
 				ev.st.sent++;
 			}
@@ -395,6 +404,7 @@ static bool bl_next(struct daemon *d, struct sub *s)
 			seen += bl_size(h.len);
 		}
 	}
+	bl_tell(d, s);
 	s->walking = false;
 	return true;
 }
