@@ -5,7 +5,8 @@
  * the backlog's matching records of the last 10 s, in order, then the
  * end; none made after the request; a stalled reader costs a chunk, not
  * the backlog; records the writer overwrites before they were sent are
- * counted exactly, in one lost record where they were.
+ * counted exactly, in one lost record where they were; an answer the
+ * daemon's stop cuts has no end marker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -227,7 +228,19 @@ static void test_answer_is_the_window_in_order(void)
 		  "the same records as at once");
 	json_free(&got);
 	close(fd);
+
+	/* the daemon stops while an answer is half sent: no end marker,
+	 * the client says it was cut short */
+	fd = subscribe(NULL);
+	json_init(&got, -1, 1 << 16);
+	pump(fd, &got, 100);
 	daemon_free(&d);
+	pump(fd, &got, 0);
+	parse(&got, &s);
+	ASSERT_FALSE(s.end, "an answer cut by the stop has no end");
+	ASSERT_LT(s.n, a.n, "records before the stop");
+	json_free(&got);
+	close(fd);
 }
 
 /* Overwrite one reader's records, a few past where it stands: n more
