@@ -22,6 +22,7 @@
 #include "unit.h"
 
 #define MAXREC	8192
+#define BACKLOG_LOST	"\"where\":\"backlog\",\"count\":"
 
 static struct daemon d;
 static unsigned int next_seq;
@@ -41,7 +42,9 @@ static void record(__u64 ts)
 	emit_head(&d, "state", ts);
 	rec_sock(&d, 1, seq & 1 ? 2222 : 1111, 80, 1);
 	json_u64_field(&d.out, "seq", seq);
-	json_lit(&d.out, ",\"pad\":\"................................................................................\"");
+	/* ~250 bytes a record */
+	json_lit(&d.out, ",\"pad\":\"........................................"
+			 "........................................\"");
 	emit_tail(&d);
 }
 
@@ -138,8 +141,8 @@ static void parse(const struct jbuf *got, struct answer *a)
 		if (!strncmp(p, CTL_END, strlen(CTL_END))) {
 			a->end = true;
 		} else if (!strncmp(p, "{\"type\":\"lost\"", 14) &&
-			   (q = strstr(p, "\"where\":\"backlog\",\"count\":"))) {
-			a->lost += strtoul(q + 26, NULL, 10);
+			   (q = strstr(p, BACKLOG_LOST))) {
+			a->lost += strtoul(q + strlen(BACKLOG_LOST), NULL, 10);
 			a->nlost++;
 			a->lost_at = a->n;
 		} else if ((q = strstr(p, "\"seq\":")) && q < nl &&

@@ -150,7 +150,7 @@ static bool bl_wanted(const struct sub *s, const struct bl_seg *g,
 static void bl_overrun(int idx, size_t until)
 {
 	for (struct sub *s = ev.subs; s; s = s->next) {
-		for (int i = s->walking ? s->k : 2; i < 2; i++) {
+		for (int i = s->k; s->walking && i < 2; i++) {
 			struct bl_seg *g = &s->seg[i];
 			struct bl_hdr h;
 
