@@ -249,3 +249,123 @@ test_events_throughput() {
 	echo "  measured: backlog read: $n records, $(wc -c < "$DIR/bl.out") bytes in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s: $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }') records/s"
 	assert_ge "$n" 10000 "records in the backlog"
 }
+
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$DPID/status"; }
+
+# stats_ms: how long stats takes to answer (the client's start-up in it)
+stats_ms() {
+	local t0=$EPOCHREALTIME
+	"$EVCLI" stats --ctl "$DIR/ctl.sock" > /dev/null || fail "stats failed"
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }'
+}
+
+# backlog_fill CONNS: CONNS connections in $NS as fast as they go, their
+# records all in the backlog (the ring drained)
+backlog_fill() {
+	[[ -n ${JOB_srv:-} ]] || { bg srv nsx "$TCPX" server -n 0 $PORT; wait_for srv listening; }
+	nsx "$TCPX" client --loop -n "$1" -i 0 $PORT > /dev/null || fail "client"
+	settle
+	tw stats > /dev/null
+}
+
+# stalled_reader: `events` (no -f) writing into a FIFO that fd 3 holds
+# and nobody reads yet; its pid in $SLOW
+stalled_reader() {
+	mkfifo "$DIR/fifo"
+	"$EVCLI" events --ctl "$DIR/ctl.sock" > "$DIR/fifo" 2> "$DIR/slow.err" &
+	SLOW=$!
+	PIDS+=($SLOW)
+	exec 3< "$DIR/fifo"
+	wait_subscribers 1
+}
+
+# the rest of the stalled reader's answer, its exit status checked
+finish_reader() {
+	cat <&3 >> "$DIR/slow.out"
+	local rc=0
+	wait "$SLOW" || rc=$?
+	exec 3<&-
+	assert_eq "$rc" 0 "exit status of the slow reader ($(cat "$DIR/slow.err"))"
+}
+
+# Without -f from a big backlog: a reader that stalls, then reads slowly,
+# costs the daemon a bounded buffer, not the backlog's size; stats
+# answers meanwhile; it gets exactly what a fast reader got, the records
+# the backlog held: each once, in order, none made after its request.
+test_events_backlog_slow_reader() {
+	tw_start --ring-size 64M --backlog 1G
+	backlog_fill 3000
+	local bytes n rss0 rss max_rss=0 ms all=() i limit=$((100 * TW_SLOWDOWN))
+	bytes=$(stat_of .backlog.bytes)
+	assert_ge "$bytes" $((8 << 20)) "bytes in the backlog"
+	"$EVCLI" events --ctl "$DIR/ctl.sock" > "$DIR/fast.out" ||
+		fail "events exited $?"
+	n=$(wc -l < "$DIR/fast.out")
+	[[ $(tail -n "$n" "$DIR/events.ndjson") == "$(cat "$DIR/fast.out")" ]] ||
+		fail "the backlog's answer is not the file's last $n records"
+	assert_eq "$(sort "$DIR/fast.out" | uniq -d | wc -l)" 0 "duplicate records"
+	rss0=$(rss_kb)
+	stalled_reader
+	# while it reads nothing, then while it reads 256 KiB every 50 ms,
+	# and while the ring is drained: records it must not get
+	bg more nsx "$TCPX" client --loop -n 200 -i 5 $PORT
+	for ((i = 0; i < 40; i++)); do
+		((i < 10)) || dd bs=256k count=1 status=none <&3 >> "$DIR/slow.out"
+		ms=$(stats_ms)
+		all+=("$ms")
+		rss=$(rss_kb)
+		((rss > max_rss)) && max_rss=$rss
+		sleep 0.05
+	done
+	finish_reader
+	wait "$JOB_more" || fail "client"
+	local med max
+	med=$(printf '%s\n' "${all[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	max=$(printf '%s\n' "${all[@]}" | sort -n | tail -1)
+	echo "  measured: backlog $bytes bytes, $n records; daemon RSS $rss0 KiB before the slow reader, at most $max_rss KiB while it read ($((max_rss - rss0)) KiB more)"
+	echo "  measured: stats while the slow reader read: median $med ms, max $max ms"
+	cmp -s "$DIR/slow.out" "$DIR/fast.out" ||
+		fail "the slow reader got $(wc -l < "$DIR/slow.out") records, not the $n of the fast one: $(diff "$DIR/fast.out" "$DIR/slow.out" | head -3)"
+	# the old one copy of the backlog would have taken its size
+	((max_rss - rss0 < 8192 && (max_rss - rss0) * 1024 < bytes / 2)) ||
+		fail "the daemon's RSS grew by $((max_rss - rss0)) KiB for a slow reader"
+	((med <= limit)) || fail "median stats answer $med ms"
+	((max <= 30 * limit)) || fail "a stats answer took $max ms"
+	assert_eq "$(stat_of .subscribers.records)" $((2 * n)) "records sent"
+	assert_eq "$(stat_of .subscribers.overwritten)" 0 "records overwritten"
+	echo "  measured: the slow reader got the same $n records as the fast one"
+}
+
+# Records the backlog's writer overwrites before a slow reader got them:
+# one lost record where they were, with their count, the rest of the
+# answer intact around it, and stats counting them.
+test_events_backlog_overwritten() {
+	tw_start --ring-size 64M --backlog 1M
+	backlog_fill 300
+	local n a l after
+	"$EVCLI" events --ctl "$DIR/ctl.sock" > "$DIR/fast.out" ||
+		fail "events exited $?"
+	n=$(wc -l < "$DIR/fast.out")
+	# its socket and pipe hold a few hundred KiB of the answer; then
+	# more than the backlog's 1 MiB of new records
+	stalled_reader
+	backlog_fill 600
+	finish_reader
+	grep -c '"type":"lost"' "$DIR/slow.out" | { read -r c; assert_eq "$c" 1 "lost records"; }
+	a=$(grep -n '"type":"lost"' "$DIR/slow.out" | cut -d: -f1)
+	a=$((a - 1))
+	local lost
+	lost=$(sed -n "$((a + 1))p" "$DIR/slow.out")
+	check "$lost" '.where == "backlog" and .count > 0 and .backlog_bytes == 1048576' \
+		"the lost record"
+	l=$(ev "$lost" .count)
+	after=$(($(wc -l < "$DIR/slow.out") - a - 1))
+	echo "  measured: of $n records, $a sent, then $l overwritten, then $after"
+	assert_eq "$((a + l + after))" "$n" "records sent and lost"
+	[[ $(head -n "$a" "$DIR/slow.out") == "$(head -n "$a" "$DIR/fast.out")" ]] ||
+		fail "the records before the lost one differ"
+	[[ $(tail -n "$after" "$DIR/slow.out") == "$(tail -n "$after" "$DIR/fast.out")" ]] ||
+		fail "the records after the lost one differ"
+	assert_eq "$(stat_of .subscribers.overwritten)" "$l" "stats: records overwritten"
+	assert_eq "$(stat_of .subscribers.overrun)" 1 "stats: answers overrun"
+}

@@ -8,6 +8,14 @@
  * every tick, never waiting: EPOLLOUT resumes a full socket. Subscribers
  * are freed only in their own I/O callback or on the tick (a record
  * arrives while the loop is between callbacks of one epoll batch).
+ *
+ * An answer without follow=1 is a cursor into the backlog: a chunk of
+ * at most EVENTS_SUB_KEEP bytes is copied each time the socket has
+ * taken the previous one, so a 1 GiB backlog costs neither a 1 GiB
+ * buffer nor a long callback. The writer may reuse a half the cursor
+ * has not finished: before it overwrites bytes the cursor still needs,
+ * it moves the cursor past them, counting the records it loses
+ * (bl_overrun); the cursor says so with a "lost" record in place.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +35,9 @@
 #define EVENTS_SUB_KEEP		(64u * 1024)
 /* Room kept for the final lost record. */
 #define EVENTS_SUB_SLACK	512
+/* Backlog bytes a cursor looks at in one callback (a narrow filter
+ * skips many records for each one it copies). */
+#define EVENTS_SCAN_MAX		(1u << 20)
 /* A subscriber that takes nothing for this long once cut off, or once
  * its answer is complete, is dropped. */
 #define EVENTS_IDLE_NS		(30ULL * 1000000000ULL)
@@ -45,6 +56,18 @@ struct sub_filter {
 	} types[TYPE_MAX];
 };
 
+/*
+ * What an answer without follow=1 still has to send of one half of the
+ * backlog: [off, stop) of ev.half[idx], while that half holds generation
+ * gen (or the bytes past where its reuse has written so far).
+ */
+struct bl_seg {
+	int idx;
+	__u64 gen;
+	size_t off, stop;
+	__u64 lost;		/* overwritten before sent; not yet told */
+};
+
 struct sub {
 	struct daemon_io io;	/* first: the loop's tag */
 	struct sub *next;
@@ -54,6 +77,12 @@ struct sub {
 	bool done;		/* nothing more to add: close once sent */
 	bool stalled;		/* EPOLLOUT armed */
 	bool dead;		/* free on the tick */
+	bool walking;		/* answering from the backlog (seg[k..1]) */
+	bool overrun;		/* lost records to the backlog's writer */
+	int k;
+	struct bl_seg seg[2];	/* the older half's records, the newer's */
+	__u64 from_ns;		/* records older than this are not asked */
+	__u64 untold;		/* seg[..k]'s lost, for the next lost record */
 	__u64 missed, since_ns;
 	size_t off;		/* [off, out.len) still to send */
 	size_t tried;		/* what was waiting at the last send */
@@ -77,6 +106,7 @@ static struct {
 	struct {
 		char *p;
 		size_t len, records;
+		__u64 gen;	/* +1 at each reuse of a half */
 	} half[2];
 	int cur;
 	size_t half_cap;
@@ -97,6 +127,49 @@ static size_t bl_size(size_t len)
 	return sizeof(struct bl_hdr) + ((len + 7) & ~(size_t)7);
 }
 
+static bool match(const struct sub_filter *f, const struct rec_meta *m,
+		  const char *rec, size_t len);
+
+/* The record at g->off: its header, and whether s asked for it. */
+static bool bl_wanted(const struct sub *s, const struct bl_seg *g,
+		      struct bl_hdr *h)
+{
+	const char *p = ev.half[g->idx].p + g->off;
+
+	memcpy(h, p, sizeof(*h));
+	return h->m.ts_ns >= s->from_ns &&
+	       match(&s->f, &h->m, p + sizeof(*h), h->len);
+}
+
+/*
+ * The writer is about to write ev.half[idx] up to until: move every
+ * cursor still needing an older generation's bytes there past them,
+ * counting the records it wanted. Each record is looked at once, by the
+ * cursor or here: the work is that of the record being added.
+ */
+static void bl_overrun(int idx, size_t until)
+{
+	for (struct sub *s = ev.subs; s; s = s->next) {
+		for (int i = s->k; s->walking && i < 2; i++) {
+			struct bl_seg *g = &s->seg[i];
+			struct bl_hdr h;
+
+			if (g->idx != idx || g->gen == ev.half[idx].gen)
+				continue;
+			while (g->off < g->stop && g->off < until) {
+				if (bl_wanted(s, g, &h)) {
+					g->lost++;
+					ev.st.overwritten++;
+					if (!s->overrun)
+						ev.st.overrun++;
+					s->overrun = true;
+				}
+				g->off += bl_size(h.len);
+			}
+		}
+	}
+}
+
 static void backlog_add(const char *rec, size_t len,
 			const struct rec_meta *m)
 {
@@ -106,10 +179,15 @@ static void backlog_add(const char *rec, size_t len,
 	if (need > ev.half_cap)
 		return;
 	if (ev.half[ev.cur].len + need > ev.half_cap) {
+		__u64 gen = ev.half[ev.cur].gen + 1;
+
 		ev.cur ^= 1;
 		ev.half[ev.cur].len = 0;
 		ev.half[ev.cur].records = 0;
+		ev.half[ev.cur].gen = gen;
 	}
+	if (ev.n)
+		bl_overrun(ev.cur, ev.half[ev.cur].len + need);
 	memcpy(ev.half[ev.cur].p + ev.half[ev.cur].len, &h, sizeof(h));
 	memcpy(ev.half[ev.cur].p + ev.half[ev.cur].len + sizeof(h), rec, len);
 	ev.half[ev.cur].len += need;
@@ -245,8 +323,13 @@ static void sub_watch(struct daemon *d, struct sub *s, bool out)
 		s->stalled = out;
 }
 
-/* The final record of a subscriber cut off: what it missed. */
-static void sub_lost(struct daemon *d, struct sub *s)
+/*
+ * What s missed: the final record of a follower cut off, or, in place,
+ * the records an answer from the backlog lost to its writer. The caller
+ * adds the size of what overflowed and closes the record.
+ */
+static void sub_lost(struct daemon *d, struct sub *s, const char *where,
+		     __u64 count)
 {
 	__u64 now = mono_ns();
 	char w[32];
@@ -255,15 +338,82 @@ static void sub_lost(struct daemon *d, struct sub *s)
 	json_raw(&s->out, w, wallclock_fmt(&d->wc, now, w));
 	json_ch(&s->out, '"');
 	json_u64_field(&s->out, "ts_ns", now);
-	json_name_field(&s->out, "where", "subscriber");
-	json_u64_field(&s->out, "count", s->missed);
-	json_u64_field(&s->out, "buffer_bytes", EVENTS_SUB_BUF);
+	json_name_field(&s->out, "where", where);
+	json_u64_field(&s->out, "count", count);
+}
+
+/* The backlog's records for s from the time of its request on. */
+static void bl_open(struct sub *s, __u64 now)
+{
+	s->from_ns = now > EVENTS_BACKLOG_NS ? now - EVENTS_BACKLOG_NS : 0;
+	/* the end as of now: records made later are not this answer's */
+	for (int i = 0; i < 2; i++) {
+		int idx = ev.cur ^ (i == 0);
+
+		s->seg[i] = (struct bl_seg){
+			.idx = idx,
+			.gen = ev.half[idx].gen,
+			.stop = ev.half[idx].len,
+		};
+	}
+	s->k = 0;
+	s->walking = true;
+}
+
+/* The records an answer from the backlog lost, where they were. */
+static void bl_tell(struct daemon *d, struct sub *s)
+{
+	if (!s->untold)
+		return;
+	sub_lost(d, s, "backlog", s->untold);
+	json_u64_field(&s->out, "backlog_bytes", 2 * ev.half_cap);
 	json_lit(&s->out, "}\n");
+	s->untold = 0;
+}
+
+/*
+ * The cursor's next chunk into s->out (empty): at most EVENTS_SUB_KEEP
+ * bytes (one bigger record alone), after at most EVENTS_SCAN_MAX bytes
+ * looked at. True when the answer is complete.
+ */
+static bool bl_next(struct daemon *d, struct sub *s)
+{
+	size_t seen = 0;
+
+	for (; s->k < 2; s->k++) {
+		struct bl_seg *g = &s->seg[s->k];
+
+		/* one lost record for a gap across both halves */
+		s->untold += g->lost;
+		g->lost = 0;
+		while (g->off < g->stop) {
+			const char *rec = ev.half[g->idx].p + g->off;
+			struct bl_hdr h;
+
+			if (seen >= EVENTS_SCAN_MAX)
+				return false;
+			if (bl_wanted(s, g, &h)) {
+				if (s->out.len && s->out.len + h.len >
+				    EVENTS_SUB_KEEP - EVENTS_SUB_SLACK)
+					return false;
+				bl_tell(d, s);
+				json_raw(&s->out, rec + sizeof(h), h.len);
+				ev.st.sent++;
+			}
+			g->off += bl_size(h.len);
+			seen += bl_size(h.len);
+		}
+	}
+	bl_tell(d, s);
+	s->walking = false;
+	return true;
 }
 
 /* Send what the socket takes now, without waiting. */
 static void sub_send(struct daemon *d, struct sub *s)
 {
+	bool filled = false;
+
 	while (!s->dead) {
 		ssize_t n;
 
@@ -280,8 +430,27 @@ static void sub_send(struct daemon *d, struct sub *s)
 			if (s->cut && !s->done) {
 				/* caught up with its buffer: say what it
 				 * missed, then it is disconnected */
-				sub_lost(d, s);
+				sub_lost(d, s, "subscriber", s->missed);
+				json_u64_field(&s->out, "buffer_bytes",
+					       EVENTS_SUB_BUF);
+				json_lit(&s->out, "}\n");
 				s->done = true;
+				continue;
+			}
+			if (s->walking) {
+				/* one chunk a callback: EPOLLOUT (the socket
+				 * has room) calls again once the loop has
+				 * seen to the rest */
+				if (filled) {
+					sub_watch(d, s, true);
+					return;
+				}
+				filled = true;
+				if (bl_next(d, s)) {
+					if (s->end)
+						json_lit(&s->out, CTL_END);
+					s->done = true;
+				}
 				continue;
 			}
 			sub_watch(d, s, false);
@@ -387,29 +556,6 @@ static void sub_io(struct daemon *d, struct daemon_io *io, __u32 events)
 		sub_free(d, s);
 }
 
-/* The backlog's records for s, from EVENTS_BACKLOG_NS ago on. */
-static void backlog_copy(struct sub *s, __u64 now)
-{
-	__u64 since = now > EVENTS_BACKLOG_NS ? now - EVENTS_BACKLOG_NS : 0;
-
-	for (int k = 1; k >= 0; k--) {
-		const char *p = ev.half[ev.cur ^ k].p;
-		size_t at = 0, end = ev.half[ev.cur ^ k].len;
-
-		while (at < end) {
-			struct bl_hdr h;
-
-			memcpy(&h, p + at, sizeof(h));
-			if (h.m.ts_ns >= since &&
-			    match(&s->f, &h.m, p + at + sizeof(h), h.len)) {
-				json_raw(&s->out, p + at + sizeof(h), h.len);
-				ev.st.sent++;
-			}
-			at += bl_size(h.len);
-		}
-	}
-}
-
 int events_take(struct daemon *d, int fd, char **argv, int argc, bool end,
 		struct jbuf *err)
 {
@@ -452,10 +598,7 @@ int events_take(struct daemon *d, int fd, char **argv, int argc, bool end,
 	if (!s->follow) {
 		/* the records already made: drain the ring first */
 		daemon_sync(d);
-		backlog_copy(s, mono_ns());
-		if (s->end)
-			json_lit(&s->out, CTL_END);
-		s->done = true;
+		bl_open(s, mono_ns());
 	}
 	sub_send(d, s);
 	return 0;
@@ -469,8 +612,8 @@ static void events_tick(struct daemon *d, __u64 now)
 		next = s->next;
 		if (!s->stalled)
 			sub_send(d, s);
-		/* cut off or answered, and taking nothing: drop it */
-		if ((s->cut || s->done) && s->off < s->out.len &&
+		/* cut off or answering, and taking nothing: drop it */
+		if ((s->cut || s->done || s->walking) && s->off < s->out.len &&
 		    now - s->since_ns > EVENTS_IDLE_NS)
 			s->dead = true;
 		if (s->dead)
@@ -487,11 +630,14 @@ static void events_free(struct daemon *d)
 	bool waiting = true;
 
 	for (struct sub *s = ev.subs; s; s = s->next) {
-		if (!s->done && !s->cut) {
-			if (s->end)
-				json_lit(&s->out, CTL_END);
-			s->done = true;
-		}
+		/* an answer from the backlog not yet whole gets no end:
+		 * the client says it was cut short */
+		if (s->done || s->cut)
+			continue;
+		if (!s->walking && s->end)
+			json_lit(&s->out, CTL_END);
+		s->walking = false;
+		s->done = true;
 	}
 	while (waiting && mono_ns() < until) {
 		waiting = false;

@@ -4,11 +4,12 @@
  * connection whose request is "events ..." is handed over here: it gets
  * the records the daemon makes from then on (the bytes `run` writes,
  * through emit_tail's tap), filtered on the daemon's side, or with no
- * "follow=1" the backlog's records and the end. The loop never waits on
- * a subscriber: each has a buffer of at most EVENTS_SUB_BUF; a
- * subscriber that lets it fill is cut off, gets a "lost" record with
- * "where":"subscriber" once it has read what was buffered, and is
- * disconnected. Only main.c and ctl.c include this.
+ * "follow=1" the backlog's records as of the request (a cursor, copied a
+ * chunk at a time) and the end. The loop never waits on a subscriber:
+ * each has a buffer of at most EVENTS_SUB_BUF; a subscriber that lets it
+ * fill is cut off, gets a "lost" record with "where":"subscriber" once
+ * it has read what was buffered, and is disconnected. Only main.c,
+ * ctl.c and query.c (stats) include this.
  */
 #ifndef TCPW_EVENTS_H
 #define TCPW_EVENTS_H
@@ -29,6 +30,9 @@ struct daemon;
 
 struct events_stats {
 	__u64 subscribers, subscribed, cut, missed, sent;
+	/* answers without follow=1 that lost records to the backlog's
+	 * writer, and those records */
+	__u64 overrun, overwritten;
 	__u64 backlog_records, backlog_bytes;
 };
 

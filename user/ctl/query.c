@@ -502,7 +502,11 @@ static void stats_events(struct printer *p)
 	print_u64(p, PRINT_ANY, "total", "%llu in all, ", st.subscribed);
 	print_u64(p, PRINT_ANY, "records", "%llu records sent; ", st.sent);
 	print_u64(p, PRINT_ANY, "cut", "%llu cut off (slow), ", st.cut);
-	print_u64(p, PRINT_ANY, "missed", "%llu records missed\n", st.missed);
+	print_u64(p, PRINT_ANY, "missed", "%llu records missed; ", st.missed);
+	print_u64(p, PRINT_ANY, "overrun", "%llu backlog answers overrun, ",
+		  st.overrun);
+	print_u64(p, PRINT_ANY, "overwritten", "%llu records overwritten\n",
+		  st.overwritten);
 	print_close_object(p);
 	print_open_object(p, "backlog");
 	print_u64(p, PRINT_ANY, "records", "backlog         %llu records, ",
