@@ -436,16 +436,28 @@ static int simclose(int port)
 static int badsum(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	unsigned char th[20] = { 0 };
+	unsigned char pkt[40] = { 0 }, *th = pkt + 20;
 	int fd, i, batch = o.send_bytes > 0 ? o.send_bytes : 1;
 	unsigned int sport = 40000;
 
-	fd = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	/*
+	 * IPPROTO_RAW: send only. A raw IPPROTO_TCP socket also receives a
+	 * copy of every TCP segment on loopback, its own included; past its
+	 * rcvbuf those copies are dropped (SOCKET_RCVBUFF, 6.1) and would
+	 * count as TCP drops.
+	 */
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0) {
 		perror("tcpx: raw socket");
 		return 1;
 	}
 	inet_pton(AF_INET, o.addr ? o.addr : "127.0.0.1", &sa.sin_addr);
+	/* the IP header: the kernel fills in the length, id, checksum and
+	 * (0 here) the source address */
+	pkt[0] = 0x45;
+	pkt[8] = 64;		/* ttl */
+	pkt[9] = IPPROTO_TCP;
+	memcpy(pkt + 16, &sa.sin_addr, 4);
 	th[0] = 40000 >> 8;
 	th[1] = 40000 & 0xff;
 	th[2] = port >> 8;
@@ -464,8 +476,8 @@ static int badsum(int port)
 			th[0] = sport >> 8;
 			th[1] = sport & 0xff;
 		}
-		if (sendto(fd, th, sizeof(th), 0, (struct sockaddr *)&sa,
-			   sizeof(sa)) != sizeof(th)) {
+		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&sa,
+			   sizeof(sa)) != sizeof(pkt)) {
 			perror("tcpx: sendto");
 			return 1;
 		}
