@@ -94,6 +94,8 @@ struct daemon {
 	struct {
 		__u64 runs, errors, ns_total, ns_max, netns;
 		__u64 visited, full, emitted;
+		__u64 stretched;	/* passes put off by the budget */
+		__u64 period_ns;	/* the last pass's start to the next's */
 	} sample;
 	/*
 	 * The snaps last written for the sockets last removed from the

@@ -486,7 +486,13 @@ static void stats_sample(struct daemon *d, struct printer *p)
 	print_u64(p, PRINT_ANY, "full", "%llu full, ", d->sample.full);
 	print_u64(p, PRINT_ANY, "emitted", "%llu changed, ",
 		  d->sample.emitted);
-	print_u64(p, PRINT_ANY, "errors", "%llu errors\n", d->sample.errors);
+	print_u64(p, PRINT_ANY, "errors", "%llu errors; ", d->sample.errors);
+	print_u64(p, PRINT_ANY, "stretched", "%llu put off by the budget, ",
+		  d->sample.stretched);
+	print_u64(p, PRINT_JSON, "period_ms", NULL,
+		  d->sample.period_ns / 1000000);
+	print_real(p, PRINT_TEXT, NULL, "every %.3f s\n",
+		   d->sample.period_ns / 1e9);
 	print_close_object(p);
 }
 
