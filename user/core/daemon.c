@@ -94,13 +94,27 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 	return 0;
 }
 
+/*
+ * How far ahead a batch prefetches: a record's bucket, then, half as far
+ * ahead, the entry the bucket points to, by when the bucket has arrived.
+ */
+#define PF_BUCKET	16
+#define PF_ENTRY	8
+
 int daemon_handle_batch(void *ctx, const struct tcpw_event *const *ev,
 			size_t n)
 {
 	struct daemon *d = ctx;
+	struct table *t = &d->tab;
 	int err;
 
+	for (size_t i = 0; i < n && i < PF_BUCKET; i++)
+		table_prefetch_bucket(t, ev[i]->cookie);
 	for (size_t i = 0; i < n; i++) {
+		if (i + PF_BUCKET < n)
+			table_prefetch_bucket(t, ev[i + PF_BUCKET]->cookie);
+		if (i + PF_ENTRY < n)
+			table_prefetch_entry(t, ev[i + PF_ENTRY]->cookie);
 		err = daemon_handle_event(d, ev[i]);
 		if (err < 0)
 			return err;
