@@ -3,8 +3,9 @@
  * replay: the consumer's cost without a kernel. A synthetic, realistic
  * stream of struct tcpw_event records is built in memory, then fed
  * through the daemon's own record path (daemon_init_offline() +
- * daemon_handle_event(), linked from the daemon's -O2 objects), with
- * the same TIME_WAIT expiry a tick does. Reported per core (one thread):
+ * daemon_handle_batch() in batches as the BPF source hands them over,
+ * linked from the daemon's -O2 objects), with the same TIME_WAIT expiry
+ * a tick does. Reported per core (one thread):
  *
  *   json   full NDJSON written to /dev/null (formatting + write(2))
  *   table  no output: table bookkeeping only (tcpwatch run -n)
@@ -301,12 +302,37 @@ struct result {
 
 static __u32 records;	/* --records; 0: the default stream */
 
-static int run_once(const struct tcpw_event *v, size_t n, bool json,
-		    struct result *r)
+/*
+ * The records after which the daemon's tick falls (its stream time
+ * reaches the next tick), then n. Found before the timed runs: they cut
+ * the batches, and finding them would touch every record of the stream
+ * in a tight loop of its own, which the daemon does not.
+ */
+static size_t *tick_points(const struct tcpw_event *v, size_t n)
 {
+	size_t *t = malloc((n + 1) * sizeof(*t)), k = 0;
+	__u64 next_tick = v[0].ts_ns + TICK_NS;
+
+	if (!t) {
+		fprintf(stderr, "replay: out of memory for %zu records\n", n);
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].ts_ns >= next_tick) {
+			t[k++] = i;
+			next_tick = v[i].ts_ns + TICK_NS;
+		}
+	}
+	t[k] = n;
+	return t;
+}
+
+static int run_once(const struct tcpw_event *v, size_t n,
+		    const size_t *tick, bool json, struct result *r)
+{
+	const struct tcpw_event *batch[SOURCE_BATCH];
 	struct daemon d;
 	int fd = -1, err;
-	__u64 next_tick;
 	double t0, c0;
 
 	if (json) {
@@ -324,19 +350,25 @@ static int run_once(const struct tcpw_event *v, size_t n, bool json,
 	}
 	if (records)
 		d.o.records = records;
-	next_tick = v[0].ts_ns + TICK_NS;
 	t0 = mono_s(CLOCK_MONOTONIC);
 	c0 = mono_s(CLOCK_THREAD_CPUTIME_ID);
-	for (size_t i = 0; i < n; i++) {
-		if (daemon_handle_event(&d, &v[i]))
+	for (size_t i = 0, j; i < n; i = j) {
+		/* A batch as a source hands it over, cut after a tick's. */
+		j = n - i > SOURCE_BATCH ? i + SOURCE_BATCH : n;
+		if (j > *tick)
+			j = *tick + 1;
+		for (size_t k = i; k < j; k++)
+			batch[k - i] = &v[k];
+		if (daemon_handle_batch(&d, batch, j - i))
 			return -1;
 		/* what the daemon's tick does with time: expire, flush */
-		if (v[i].ts_ns >= next_tick) {
-			table_expire(&d.tab, v[i].ts_ns, on_expire, &d);
-			conn_flush(&d, v[i].ts_ns, false);
+		if (j - 1 == *tick) {
+			__u64 ts = v[*tick++].ts_ns;
+
+			table_expire(&d.tab, ts, on_expire, &d);
+			conn_flush(&d, ts, false);
 			if (d.has_out && d.out.len)
 				json_flush(&d.out);
-			next_tick = v[i].ts_ns + TICK_NS;
 		}
 	}
 	if (d.has_out)
@@ -362,10 +394,11 @@ static bool only_json, only_table;
 static int bench_stream(size_t n, int reps, int conc)
 {
 	struct tcpw_event *v;
-	size_t got;
+	size_t got, *tick;
 	__u64 counts[TCPW_EV_MAX] = { 0 };
 
 	v = make_stream(n, conc, &got);
+	tick = tick_points(v, got);
 	for (size_t i = 0; i < got; i++)
 		counts[v[i].kind]++;
 	fprintf(stderr, "replay: %zu records (%.0f%% state, %.1f%% reset, %.1f%% sample, %.1f%% retrans), %d connections interleaved\n",
@@ -385,7 +418,7 @@ static int bench_stream(size_t n, int reps, int conc)
 		if (reps > 64)
 			reps = 64;
 		for (int k = 0; k < reps; k++) {
-			if (run_once(v, got, json, &r))
+			if (run_once(v, got, tick, json, &r))
 				return 1;
 			eps[k] = got / r.secs;
 			cpu_eps[k] = got / r.cpu;
@@ -403,6 +436,7 @@ static int bench_stream(size_t n, int reps, int conc)
 		       json ? (double)r.bytes / got : 0.0,
 		       (unsigned long long)r.lines);
 	}
+	free(tick);
 	free(v);
 	return 0;
 }

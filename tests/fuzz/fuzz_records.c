@@ -3,7 +3,8 @@
  * The record decoder: a /dev/tcpwatch read stream (records of
  * TCPW_EVENT_SIZE; a truncated tail is dropped as kmod.c does) with
  * garbage in every field, through the daemon's record path: version
- * and kind checks, the table, the diagnostics, the NDJSON writer.
+ * and kind checks, the table and its prefetching, the diagnostics, the
+ * NDJSON writer.
  * Every record written must parse.
  */
 #include "core/daemon.h"
@@ -14,7 +15,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	static struct daemon d;
-	struct tcpw_event ev;
+	static struct tcpw_event ev[SOURCE_BATCH];
+	const struct tcpw_event *batch[SOURCE_BATCH];
+	size_t n = 0;
 
 	if (daemon_init_offline(&d, -1))
 		return 0;
@@ -25,14 +28,21 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	d.has_out = true;
 	d.o.records = REC_ALL;	/* conn records too */
+	/* in batches, as the sources hand them over; the first byte (of
+	 * the first record's ts_ns) decides their size */
 	for (size_t off = 0; off + TCPW_EVENT_SIZE <= size;
 	     off += TCPW_EVENT_SIZE) {
-		memcpy(&ev, data + off, sizeof(ev));
+		memcpy(&ev[n], data + off, sizeof(ev[n]));
 		/* mostly valid versions, so the table is reached */
-		if (ev.version & 0x80)
-			ev.version = TCPW_ABI_VERSION;
-		daemon_handle_event(&d, &ev);
+		if (ev[n].version & 0x80)
+			ev[n].version = TCPW_ABI_VERSION;
+		batch[n] = &ev[n];
+		if (++n == 1 + data[0] % SOURCE_BATCH) {
+			daemon_handle_batch(&d, batch, n);
+			n = 0;
+		}
 	}
+	daemon_handle_batch(&d, batch, n);
 	conn_flush(&d, 0, true);
 	fuzz_lines_parse(&d.out, 0);
 	daemon_free(&d);

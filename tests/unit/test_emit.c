@@ -3,7 +3,8 @@
  * NDJSON socket records through the daemon's record path
  * (daemon_handle_event), parsed back with json-c: when a record carries
  * its "snap", and that leaving one out never loses a value (a reader
- * that keeps the last snap per cookie always has the record's).
+ * that keeps the last snap per cookie always has the record's); and
+ * that records in batches (daemon_handle_batch) write the same bytes.
  */
 #include <json-c/json.h>
 #include <arpa/inet.h>
@@ -430,6 +431,99 @@ static void test_cgroup_filtered_by_source(void)
 	daemon_free(&d);
 }
 
+/* The record path into memory, as the fuzz target has it. */
+static bool setup_mem(struct daemon *d)
+{
+	if (!ASSERT_EQ(daemon_init_offline(d, -1), 0, "daemon_init_offline"))
+		return false;
+	if (!ASSERT_EQ(json_init(&d->out, -1, 1 << 16), 0, "json_init"))
+		return false;
+	d->has_out = true;
+	d->o.records = REC_ALL;
+	return true;
+}
+
+/*
+ * The sources hand records over in batches (daemon_handle_batch), which
+ * prefetches the table ahead of the record it applies: the output, the
+ * table and the counters must be those of the records applied one by
+ * one. 6000 sockets, 3000 at a time, so that the table grows (its
+ * buckets are rehashed) inside a batch; records of a bad version and
+ * kind among them.
+ */
+static void test_batch_same_as_single(void)
+{
+	static const __u8 path[] = { TCPW_CLOSE, TCPW_SYN_SENT,
+				     TCPW_ESTABLISHED, TCPW_FIN_WAIT1,
+				     TCPW_FIN_WAIT2, TCPW_CLOSE };
+	enum { SOCKS = 6000, LIVE = 3000, MAX = SOCKS * 8 };
+	static const size_t sizes[] = { 1, 7, SOURCE_BATCH, 64, 3 };
+	struct tcpw_event *v = calloc(MAX, sizeof(*v));
+	const struct tcpw_event *batch[SOURCE_BATCH];
+	int at[LIVE] = { 0 }, next = LIVE;
+	__u64 cookie[LIVE];
+	struct daemon one, many;
+	size_t n = 0, i, k = 0;
+
+	if (!ASSERT_TRUE(v, "calloc") || !setup_mem(&one) ||
+	    !setup_mem(&many))
+		return;
+	for (int s = 0; s < LIVE; s++)
+		cookie[s] = 1000 + s;
+	srand(2);
+	while (n < MAX - 1) {
+		int s = rand() % LIVE, r = rand() % 10;
+		struct tcpw_event *ev = &v[n++];
+
+		if (r == 0) {
+			ev_init(ev, cookie[s], TCPW_EV_SAMPLE, path[at[s]],
+				path[at[s]], 1024 + cookie[s], 80);
+		} else {
+			ev_init(ev, cookie[s], TCPW_EV_STATE, path[at[s]],
+				path[at[s] + 1], 1024 + cookie[s], 80);
+			ev->flags |= at[s] == 4 ? TCPW_F_FIN_RCVD : 0;
+			at[s]++;
+		}
+		set_snap(ev, rand() % 1000 + 1);
+		if (n % 997 == 0)
+			ev->version = TCPW_ABI_VERSION + 1;
+		if (n % 1009 == 0)
+			ev->kind = TCPW_EV_MAX;
+		if (at[s] == (int)sizeof(path) - 1) {
+			if (next == SOCKS)
+				break;
+			cookie[s] = 1000 + next++;
+			at[s] = 0;
+		}
+	}
+	for (i = 0; i < n; i++)
+		daemon_handle_event(&one, &v[i]);
+	for (i = 0; i < n;) {
+		size_t m = sizes[k++ % (sizeof(sizes) / sizeof(sizes[0]))];
+
+		for (size_t j = 0; j < m && i + j < n; j++)
+			batch[j] = &v[i + j];
+		m = m < n - i ? m : n - i;
+		if (!ASSERT_EQ(daemon_handle_batch(&many, batch, m), 0,
+			       "daemon_handle_batch"))
+			break;
+		i += m;
+	}
+	ASSERT_GT(one.tab.mask + 1, 4096, "the table grew");
+	ASSERT_EQ(many.out.len, one.out.len, "bytes written");
+	ASSERT_TRUE(many.out.len == one.out.len &&
+		    !memcmp(many.out.p, one.out.p, one.out.len),
+		    "the same NDJSON");
+	ASSERT_GT(one.bad_records, 0, "bad records fed");
+	ASSERT_EQ(many.bad_records, one.bad_records, "bad records");
+	ASSERT_EQ(many.tab.count, one.tab.count, "sockets in the table");
+	ASSERT_TRUE(!memcmp(many.events, one.events, sizeof(one.events)),
+		    "records counted by kind");
+	daemon_free(&one);
+	daemon_free(&many);
+	free(v);
+}
+
 UNIT_MAIN(test_rst_close, test_never_lost, test_conn_records,
 	  test_conn_many_resets, test_conn_vanished,
-	  test_cgroup_filtered_by_source)
+	  test_cgroup_filtered_by_source, test_batch_same_as_single)

@@ -94,6 +94,34 @@ int daemon_handle_event(void *ctx, const struct tcpw_event *ev)
 	return 0;
 }
 
+/*
+ * How far ahead a batch prefetches: a record's bucket, then, half as far
+ * ahead, the entry the bucket points to, by when the bucket has arrived.
+ */
+#define PF_BUCKET	16
+#define PF_ENTRY	8
+
+int daemon_handle_batch(void *ctx, const struct tcpw_event *const *ev,
+			size_t n)
+{
+	struct daemon *d = ctx;
+	struct table *t = &d->tab;
+	int err;
+
+	for (size_t i = 0; i < n && i < PF_BUCKET; i++)
+		table_prefetch_bucket(t, ev[i]->cookie);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PF_BUCKET < n)
+			table_prefetch_bucket(t, ev[i + PF_BUCKET]->cookie);
+		if (i + PF_ENTRY < n)
+			table_prefetch_entry(t, ev[i + PF_ENTRY]->cookie);
+		err = daemon_handle_event(d, ev[i]);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 static void on_expire(void *ctx, const struct sock_entry *e, __u64 now)
 {
 	struct daemon *d = ctx;
@@ -103,9 +131,10 @@ static void on_expire(void *ctx, const struct sock_entry *e, __u64 now)
 	emit_synthetic(d, e, e->state, TCPW_CLOSE, now, "expired");
 }
 
+/* Up to the source's bound: the loop comes back while d->src->more. */
 static int drain(struct daemon *d)
 {
-	int n = source_consume(d->src, daemon_handle_event, d);
+	int n = source_consume(d->src, daemon_handle_batch, d);
 
 	if (n < 0 && n != -EINTR)
 		fprintf(stderr, "tcpwatch: reading %s source: %s\n",
@@ -113,9 +142,16 @@ static int drain(struct daemon *d)
 	return n;
 }
 
+/* Everything the ring holds: while it ends at the bound, again. */
+static void drain_all(struct daemon *d)
+{
+	while (drain(d) > 0 && d->src->more)
+		;
+}
+
 void daemon_drain(struct daemon *d)
 {
-	drain(d);
+	drain_all(d);
 }
 
 static void check_drops(struct daemon *d)
@@ -160,7 +196,7 @@ void daemon_sync(struct daemon *d)
 {
 	if (!d->src)
 		return;
-	drain(d);
+	drain_all(d);
 	check_drops(d);
 	dumps_poll(d);
 	if (output_flush(d))
@@ -297,10 +333,13 @@ static void loop(struct daemon *d)
 	next_tick = mono_ns() + tick_ns;
 	while (!d->stop) {
 		__u64 now = mono_ns();
-		/* a dump waiting to be applied: do not sleep */
-		int timeout = now >= next_tick || dumps_applying(d) ? 0
+		/* a dump waiting to be applied, or records left in the
+		 * ring by a bounded drain: do not sleep */
+		int timeout = now >= next_tick || dumps_applying(d) ||
+			      d->src->more ? 0
 				: (int)((next_tick - now + 999999) / 1000000);
 		int n = epoll_wait(d->epfd, evs, 16, timeout);
+		bool drained = false;
 
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "tcpwatch: epoll: %s\n",
@@ -312,6 +351,7 @@ static void loop(struct daemon *d)
 
 			if (tag == &tag_src) {
 				drain(d);
+				drained = true;
 			} else if (tag == &tag_sig) {
 				on_signal(d);
 			} else {
@@ -320,6 +360,13 @@ static void loop(struct daemon *d)
 				io->fn(d, io, evs[i].events);
 			}
 		}
+		/*
+		 * The ring's fd is ready again only if the kernel woke it:
+		 * records below the wakeup mark that a bounded drain left
+		 * would otherwise wait for the tick.
+		 */
+		if (d->src->more && !drained)
+			drain(d);
 		dumps_apply(d);
 		if (d->reopen && !d->stop)
 			reload(d);
@@ -418,13 +465,15 @@ out:
 static int seed(struct daemon *d)
 {
 	struct pollfd p = { .fd = -1, .events = POLLIN };
-	int err;
+	int err, timeout;
 
 	dumps_request_round(d, "start", true);
 	dumps_tick(d, mono_ns());
 	while (dumps_round_busy(d) && !d->stop) {
 		p.fd = d->dumps ? dumps_fd(d) : -1;
-		poll(&p, 1, dumps_applying(d) ? 0 : (int)d->o.tick_ms);
+		timeout = dumps_applying(d) || d->src->more ? 0
+							    : (int)d->o.tick_ms;
+		poll(&p, 1, timeout);
 		drain(d);
 		dumps_poll(d);
 		dumps_apply(d);
@@ -464,7 +513,7 @@ int daemon_loop(struct daemon *d)
 	notify_stopping();
 	/* Leave nothing behind in the ring. */
 	if (!d->out.err) {
-		drain(d);
+		drain_all(d);
 		check_drops(d);
 		conn_flush(d, 0, true);
 		emit_stop(d);

@@ -131,6 +131,10 @@ int daemon_loop(struct daemon *d);
  */
 int daemon_init_offline(struct daemon *d, int out_fd);
 int daemon_handle_event(void *ctx, const struct tcpw_event *ev);
+/* n records in order, as a source hands them over (source_cb): the
+ * path the daemon takes, prefetching ahead of the record it applies. */
+int daemon_handle_batch(void *ctx, const struct tcpw_event *const *ev,
+			size_t n);
 void daemon_free(struct daemon *d);
 /* Apply every pending record and read the drop counters: a query then
  * sees everything the kernel has produced so far. */

@@ -219,8 +219,21 @@ static void round_end(struct daemon *d)
 	k->rm_n = 0;
 	if (k->rm)
 		memset(k->rm, 0, k->rm_cap * sizeof(*k->rm));
-	d->next_reconcile_ns = d->o.reconcile_ms ?
-		now + d->o.reconcile_ms * 1000000ULL : 0;
+	if (d->rec_reason && !strcmp(d->rec_reason, "lost")) {
+		/*
+		 * Events were lost while this round ran (check_drops asked
+		 * for the next one): keep that request, at its distance
+		 * from a loss round. Only what was lost before a dump began
+		 * is healed by it.
+		 */
+		__u64 gap = d->last_round_end_ns + KQ_LOSS_ROUND_GAP_NS;
+
+		if (d->last_round_end_ns && d->next_reconcile_ns < gap)
+			d->next_reconcile_ns = gap;
+	} else {
+		d->next_reconcile_ns = d->o.reconcile_ms ?
+			now + d->o.reconcile_ms * 1000000ULL : 0;
+	}
 	/* Owners /proc knows: a scan on the worker, applied when back. */
 	if (!k->owners_busy) {
 		struct kw_job *j = kw_job_new(KW_OWNERS, TAG_OWNERS, NULL);

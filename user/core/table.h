@@ -153,6 +153,39 @@ void table_free(struct table *t);
 /* A TCPW_EV_DROP record of a tracked socket: count its drops (conn). */
 void table_note_drop(struct table *t, const struct tcpw_event *ev);
 struct sock_entry *table_find(struct table *t, __u64 cookie);
+
+/*
+ * A batch of records is applied in order, looking ahead: the bucket of
+ * a record some way ahead is fetched first, then, once it has arrived,
+ * the entry it points to (the chains are short). It pays once the table
+ * outgrows the caches (Documentation/performance.md). Hints only: a
+ * table that grows meanwhile makes them useless, not wrong. Always
+ * inlined: GCC finds an out-of-line copy free of side effects and drops
+ * the call.
+ */
+#define TABLE_PF static inline __attribute__((always_inline)) void
+
+TABLE_PF table_prefetch_bucket(const struct table *t, __u64 cookie)
+{
+	__builtin_prefetch(&t->heads[hash64(cookie) & t->mask]);
+}
+
+TABLE_PF table_prefetch_entry(const struct table *t, __u64 cookie)
+{
+	__u32 i = t->heads[hash64(cookie) & t->mask];
+	const char *p;
+
+	if (i >= t->used)
+		return;
+	/* Every line of it (up to 5): the lookup reads the cookie and the
+	 * chain link, applying the record most of the rest. */
+	p = (const char *)&t->v[i];
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + 64);
+	__builtin_prefetch(p + 128);
+	__builtin_prefetch(p + 192);
+	__builtin_prefetch(p + sizeof(t->v[i]) - 1);
+}
 /* Insert or return the existing entry for cookie; NULL on ENOMEM. */
 struct sock_entry *table_get(struct table *t, __u64 cookie, bool *created);
 void table_remove(struct table *t, struct sock_entry *e);

@@ -2,6 +2,12 @@
 /*
  * The BPF event source: loads bpf/tcpwatch.bpf.c through its libbpf
  * skeleton and drains its ring buffer.
+ *
+ * The ring is read here, not by libbpf's ring_buffer: libbpf (1.1) hands
+ * over one record per callback and frees its space on return, so a
+ * batch would have to be copied out. Read in place, a batch of records
+ * goes to the daemon as it lies in the ring and their space goes back to
+ * the programs once the batch is applied.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,21 +38,29 @@ _Static_assert(sizeof(((struct tcpwatch_bpf__bss *)0)->drops) ==
 /* A record's size in the ring: BPF_RINGBUF_HDR_SZ (8) + the record. */
 #define RING_RECORD	(8 + TCPW_EVENT_SIZE)
 #define WAKEUP_CHECK_MAX_SHIFT	5	/* every 32 records per CPU at most */
+/*
+ * The programs may produce as fast as the daemon consumes: one consume()
+ * takes at most this many records (~4 ms of the daemon's time), then
+ * returns with base.more set, so that the loop runs and comes back.
+ */
+#define CONSUME_MAX	(128 * SOURCE_BATCH)
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
 #define TRY_KMOD	"; or try --source kmod"
 
 struct bpf_source {
 	struct source base;
 	struct tcpwatch_bpf *skel;
-	struct ring_buffer *rb;
-	source_cb cb;		/* of the consume() in progress */
-	void *cb_ctx;
+	int ring_fd;
 	__u32 ring_bytes;
-	/* The ring's consumer and producer positions (its first two
-	 * pages), mapped read-only: how full it is, for the metrics. */
-	const volatile __u64 *pos;
+	/* The ring mapped as the kernel lays it out: the consumer position
+	 * (a page we write), then the producer position (a page) and the
+	 * data, mapped twice in a row so that no record wraps. */
+	__u64 *cons;
+	const __u64 *prod;
+	const __u8 *data;
 	size_t page;
 	__u64 lost_overflow;	/* lost_netns_overflow, as last taken */
+	const struct tcpw_event *batch[SOURCE_BATCH];
 };
 
 /* Tracepoints the programs attach to, checked before loading. */
@@ -118,16 +132,6 @@ static const char *unattached_prog(const struct tcpwatch_bpf *skel)
 	return "?";
 }
 
-static int handle_record(void *ctx, void *data, size_t size)
-{
-	struct bpf_source *s = ctx;
-	const struct tcpw_event *ev = data;
-
-	if (size < TCPW_EVENT_SIZE || ev->version != TCPW_ABI_VERSION)
-		return 0;
-	return s->cb(s->cb_ctx, ev);
-}
-
 /*
  * The programs look at the backlog every 2^k records per CPU (the query
  * costs a helper call per record otherwise), so a wakeup can come up to
@@ -176,11 +180,33 @@ static void bpf_close(struct source *src)
 	if (!s)
 		return;
 	source_free_reasons(&s->base);
-	ring_buffer__free(s->rb);
-	if (s->pos)
-		munmap((void *)s->pos, 2 * s->page);
+	if (s->cons)
+		munmap(s->cons, s->page);
+	if (s->prod)
+		munmap((void *)s->prod, s->page + 2 * (size_t)s->ring_bytes);
 	tcpwatch_bpf__destroy(s->skel);
 	free(s);
+}
+
+/* As libbpf's ring_buffer__add() maps it. */
+static int map_ring(struct bpf_source *s)
+{
+	void *p;
+
+	s->ring_fd = bpf_map__fd(s->skel->maps.events);
+	s->page = (size_t)sysconf(_SC_PAGESIZE);
+	p = mmap(NULL, s->page, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 s->ring_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	s->cons = p;
+	p = mmap(NULL, s->page + 2 * (size_t)s->ring_bytes, PROT_READ,
+		 MAP_SHARED, s->ring_fd, (off_t)s->page);
+	if (p == MAP_FAILED)
+		return -errno;
+	s->prod = p;
+	s->data = (const __u8 *)p + s->page;
+	return 0;
 }
 
 static int bpf_open(struct source **out, const struct source_opts *opts,
@@ -287,19 +313,12 @@ static int bpf_open(struct source **out, const struct source_opts *opts,
 			 TRY_KMOD);
 		goto cleanup;
 	}
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events),
-				 handle_record, s, NULL);
-	if (!s->rb) {
-		ret = -errno;
+	ret = map_ring(s);
+	if (ret) {
 		snprintf(err, errlen, "cannot map the BPF ring buffer: %s",
 			 strerror(-ret));
 		goto cleanup;
 	}
-	s->page = sysconf(_SC_PAGESIZE);
-	s->pos = mmap(NULL, 2 * s->page, PROT_READ, MAP_SHARED,
-		      bpf_map__fd(s->skel->maps.events), 0);
-	if (s->pos == MAP_FAILED)
-		s->pos = NULL;	/* the fill stays unknown (0) */
 	s->base.cgroup_filtered = opts->cgroup;	/* tcpw_key's filter */
 	*out = &s->base;
 	return 0;
@@ -319,17 +338,70 @@ static int bpf_fd(struct source *src)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
 
-	return ring_buffer__epoll_fd(s->rb);
+	/* readable while the ring holds data, once the programs woke it */
+	return s->ring_fd;
 }
 
+/* A record's length in the ring: header and data, 8-byte aligned. */
+static __u64 ring_len(__u32 hdr)
+{
+	hdr &= ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+	return ((__u64)hdr + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+}
+
+/*
+ * Hand over the committed records, SOURCE_BATCH at a time, in ring
+ * order, up to CONSUME_MAX; stop at the first record still being written
+ * (its producer has not committed it). A record too short or of another
+ * ABI version is skipped, as a discarded one.
+ */
 static int bpf_consume(struct source *src, source_cb cb, void *ctx)
 {
 	struct bpf_source *s = (struct bpf_source *)src;
+	__u64 mask = s->ring_bytes - 1, cons = *s->cons, prod;
+	int taken = 0, err = 0;
+	bool busy = false;
 
-	/* ring_buffer__new fixed the callback; it reads these. */
-	s->cb = cb;
-	s->cb_ctx = ctx;
-	return ring_buffer__consume(s->rb);
+	s->base.more = false;
+	for (;;) {
+		__u32 n = 0;
+
+		prod = __atomic_load_n(s->prod, __ATOMIC_ACQUIRE);
+		if (cons >= prod)
+			break;
+		while (cons < prod && n < SOURCE_BATCH) {
+			const __u8 *rec = s->data + (cons & mask);
+			__u32 len = __atomic_load_n((const __u32 *)rec,
+						    __ATOMIC_ACQUIRE);
+			const struct tcpw_event *ev;
+
+			if (len & BPF_RINGBUF_BUSY_BIT) {
+				busy = true;
+				break;
+			}
+			cons += ring_len(len);
+			ev = (const void *)(rec + BPF_RINGBUF_HDR_SZ);
+			if (!(len & BPF_RINGBUF_DISCARD_BIT) &&
+			    len >= TCPW_EVENT_SIZE &&
+			    ev->version == TCPW_ABI_VERSION)
+				s->batch[n++] = ev;
+		}
+		if (n) {
+			err = cb(ctx, s->batch, n);
+			taken += (int)n;
+		}
+		/* Applied: their space goes back to the programs. */
+		__atomic_store_n(s->cons, cons, __ATOMIC_RELEASE);
+		if (err < 0)
+			return err;
+		if (busy)
+			break;
+		if (taken >= CONSUME_MAX) {
+			s->base.more = true;
+			break;
+		}
+	}
+	return taken;
 }
 
 /*
@@ -349,11 +421,9 @@ static int bpf_stats(struct source *src, struct tcpw_stats *st)
 		st->events[k] = 0;
 	}
 	st->ring_bytes = s->ring_bytes;
-	st->ring_used = 0;
-	if (s->pos) {
-		__u64 cons = __atomic_load_n(&s->pos[0], __ATOMIC_ACQUIRE);
-		__u64 prod = __atomic_load_n(&s->pos[s->page / 8],
-					     __ATOMIC_ACQUIRE);
+	{
+		__u64 cons = __atomic_load_n(s->cons, __ATOMIC_ACQUIRE);
+		__u64 prod = __atomic_load_n(s->prod, __ATOMIC_ACQUIRE);
 
 		st->ring_used = prod - cons < s->ring_bytes ? prod - cons
 							    : s->ring_bytes;

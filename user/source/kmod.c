@@ -34,6 +34,7 @@ struct kmod_source {
 	/* Records read but not yet handed over (a callback stopped us). */
 	size_t off, len;
 	struct tcpw_event buf[BATCH];
+	const struct tcpw_event *batch[SOURCE_BATCH];
 };
 
 /* A module parameter as a string, or "" when it cannot be read. */
@@ -203,8 +204,9 @@ static int kmod_fd(struct source *src)
 
 /*
  * Hand over what is buffered, then read whole batches until the device
- * is empty (EAGAIN) or MAX_BATCHES were read. Returns the number of
- * records handed over, or -errno.
+ * is empty (EAGAIN) or MAX_BATCHES were read (base.more). Records go to
+ * cb SOURCE_BATCH at a time at most, one of another ABI version skipped.
+ * Returns the number of records handed over, or -errno.
  */
 static int kmod_consume(struct source *src, source_cb cb, void *ctx)
 {
@@ -212,18 +214,24 @@ static int kmod_consume(struct source *src, source_cb cb, void *ctx)
 	int n = 0, batches = 0;
 	ssize_t r;
 
+	s->base.more = false;
 	for (;;) {
 		while (s->off < s->len) {
-			const struct tcpw_event *ev = &s->buf[s->off++];
+			size_t k = 0;
 
-			if (ev->version != TCPW_ABI_VERSION)
+			for (; s->off < s->len && k < SOURCE_BATCH; s->off++)
+				if (s->buf[s->off].version == TCPW_ABI_VERSION)
+					s->batch[k++] = &s->buf[s->off];
+			if (!k)
 				continue;
-			n++;
-			if (cb(ctx, ev) < 0)
+			n += (int)k;
+			if (cb(ctx, s->batch, k) < 0)
 				return n;
 		}
-		if (batches++ == MAX_BATCHES)
+		if (batches++ == MAX_BATCHES) {
+			s->base.more = true;
 			return n;
+		}
 		s->off = s->len = 0;
 		r = read(s->fd, s->buf, sizeof(s->buf));
 		if (r < 0) {

@@ -30,8 +30,18 @@ struct source_opts {
 	bool verbose;		/* libbpf debug output */
 };
 
-/* Called for each record; a negative return stops the drain. */
-typedef int (*source_cb)(void *ctx, const struct tcpw_event *ev);
+/*
+ * Records are handed over in batches of up to SOURCE_BATCH, in ring
+ * order, so that the daemon can look ahead (prefetch its table) while it
+ * applies them one by one. They stay where the source read them (the
+ * BPF ring, the module's read buffer), valid until cb returns.
+ */
+#define SOURCE_BATCH	128
+
+/* Called with n records; a negative return stops the drain (the batch
+ * counts as handed over). */
+typedef int (*source_cb)(void *ctx, const struct tcpw_event *const *ev,
+			 size_t n);
 
 struct source;
 
@@ -68,6 +78,9 @@ struct source {
 	/* The kernel side keeps only opts->cgroup's sockets: the daemon
 	 * need not check each event's cgroup again. */
 	bool cgroup_filtered;
+	/* The last consume() stopped at its bound, not at an empty ring:
+	 * records may remain, and no wakeup may come for them. */
+	bool more;
 };
 
 extern const struct source_ops source_bpf_ops;
@@ -81,7 +94,11 @@ int source_open(struct source **out, enum source_kind kind,
 		const struct source_opts *opts, char *err, size_t errlen);
 /* A pollable fd: readable when records are pending. */
 int source_fd(struct source *s);
-/* Drain every pending record without blocking; returns records or -errno. */
+/*
+ * Drain pending records without blocking, up to a bound that keeps the
+ * caller's loop responsive (s->more says it was reached); returns
+ * records or -errno.
+ */
 int source_consume(struct source *s, source_cb cb, void *ctx);
 /* Drop counters by kind (and events by kind when the source counts them). */
 int source_stats(struct source *s, struct tcpw_stats *st);
