@@ -31,8 +31,9 @@
 #   busy-COND   COND with one churn thread per CPU (a busy host), its
 #               ratio taken against busy-none; the headline is
 #               busy-bpf-default's
-#   alt-file, alt-null  as bpf-file/bpf-null with the binary $TW_ALT: an
-#               A/B test of a patch, interleaved with the same rounds
+#   alt-file, alt-null, alt-default  as bpf-file/bpf-null/bpf-default
+#               with the binary $TW_ALT: an A/B test of a patch,
+#               interleaved with the same rounds
 # The kmod conditions need the module loaded (/dev/tcpwatch): inside the
 # QEMU VM, e.g. scripts/bench.sh --conditions none,kmod-file,kmod-null
 #
@@ -144,12 +145,12 @@ for c in "${CONDS[@]}"; do
 	case ${c#busy-} in
 	none) ;;
 	bpf-file|bpf-null|bpf-table|bpf-sample|bpf-metrics|bpf-default) need_bpf=1 ;;
-	alt-file|alt-null)
+	alt-file|alt-null|alt-default)
 		need_bpf=1
 		[[ -x ${TW_ALT:-} ]] || die "$c needs TW_ALT=/path/to/tcpwatch" ;;
 	kmod-file|kmod-null) need_kmod=1 ;;
 	tcpstates) need_bpf=1 need_tcpstates=1 ;;
-	*) die "unknown condition '$c' (none bpf-file bpf-null bpf-table bpf-default bpf-sample bpf-metrics tcpstates kmod-file kmod-null alt-file alt-null, each also as busy-COND)" ;;
+	*) die "unknown condition '$c' (none bpf-file bpf-null bpf-table bpf-default bpf-sample bpf-metrics tcpstates kmod-file kmod-null alt-file alt-null alt-default, each also as busy-COND)" ;;
 	esac
 	if [[ $c == busy-* ]]; then
 		[[ " ${CONDS[*]} " == *" busy-none "* ]] ||

@@ -513,7 +513,7 @@ static int scan_add(struct dumps *k, __u32 inum)
  * The namespaces where the table has a socket to sample: each pass
  * walks its netns's whole established hash (the hash is shared), so a
  * netns with nothing to sample is not walked. The table is looked at a
- * slice a tick, not whole on the loop (10 ms at a million sockets).
+ * slice a tick, not whole on the loop (6 ms at a million sockets).
  * Returns 1 while the scan goes on, else 0 or -ENOMEM.
  */
 static int sample_scan(struct daemon *d, __u64 now)
