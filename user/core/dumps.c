@@ -610,10 +610,10 @@ static void sample_done(struct daemon *d, const struct kw_job *j)
 
 	k->sample_busy = false;
 	if (next > k->next_sample_ns) {
-		d->sample.stretched++;
+		d->sample_stretched++;
 		k->next_sample_ns = next;
 	}
-	d->sample.period_ns = k->next_sample_ns - j->start_ns;
+	d->sample_period_ns = k->next_sample_ns - j->start_ns;
 	if (j->err && !d->sample.errors++)
 		fprintf(stderr, "tcpwatch: window/buffer samples failed: %s (counted in stats; --sample-ms 0 turns them off)\n",
 			strerror(-j->err));

@@ -488,11 +488,11 @@ static void stats_sample(struct daemon *d, struct printer *p)
 		  d->sample.emitted);
 	print_u64(p, PRINT_ANY, "errors", "%llu errors; ", d->sample.errors);
 	print_u64(p, PRINT_ANY, "stretched", "%llu put off by the budget, ",
-		  d->sample.stretched);
+		  d->sample_stretched);
 	print_u64(p, PRINT_JSON, "period_ms", NULL,
-		  d->sample.period_ns / 1000000);
+		  d->sample_period_ns / 1000000);
 	print_real(p, PRINT_TEXT, NULL, "every %.3f s\n",
-		   d->sample.period_ns / 1e9);
+		   d->sample_period_ns / 1e9);
 	print_close_object(p);
 }
 
