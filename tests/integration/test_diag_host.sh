@@ -73,9 +73,11 @@ test_diag_retransmit_hotspot() {
 	check "$rec" '.subject.family == "inet" and (.subject | has("netns"))' "subject"
 	check "$rec" '.evidence.rate >= 5 and .evidence.retrans >= 1 and
 		.evidence.fraction > 0 and .evidence.fraction <= 1 and
-		(.evidence.fraction - .evidence.retrans / .evidence.segs |
-		 if . < 0 then -. else . end) < 0.01' "rate, fraction = retrans/segs"
-	check "${d:-$rec}" ".evidence.retrans <= $total and .evidence.segs <= $segs" \
+		.evidence.segs_retrans >= 1 and
+		(.evidence.fraction - .evidence.segs_retrans / .evidence.segs |
+		 if . < 0 then -. else . end) < 0.001' "rate, fraction = segs_retrans/segs"
+	check "${d:-$rec}" ".evidence.retrans <= $total and
+		.evidence.segs_retrans <= $total and .evidence.segs <= $segs" \
 		"windowed counts within the sender's totals (ss: retrans $total, data_segs_out $segs)"
 
 	nsx nft delete table inet twloss

@@ -51,6 +51,7 @@ static void test_retransmit_hotspot(void)
 	ASSERT_HAS(out, "\"rule\":\"retransmit_hotspot\"", "finding");
 	ASSERT_HAS(out, "\"evidence\":{\"retrans\":6,", "evidence");
 	ASSERT_HAS(out, "\"fraction\":null", "fraction unknown");
+	ASSERT_HAS(out, "\"segs\":0,\"segs_retrans\":0,", "no segments");
 out:
 	feed_free(&f);
 }

@@ -88,6 +88,7 @@ static void retrans_host(struct sweep *s, const struct diag_rule *r,
 	else
 		field_null(&f->ev, "fraction");
 	field_u64(&f->ev, "segs", segs);
+	field_u64(&f->ev, "segs_retrans", lost);
 	field_real(&f->ev, "window_s", span);
 	if (frac >= 0)
 		snprintf(f->summary, sizeof(f->summary),
