@@ -51,6 +51,19 @@ scale_start() {
 	daemon_up -p "$PORT" "$@"
 }
 
+# A tcpx server --hold on $PORT in each netns, listening.
+scale_servers() {
+	local ns
+	for ns in "${SCALE_NS[@]}"; do
+		ip netns exec "$ns" "$TCPX" server --hold "$PORT" \
+			> "$DIR/$ns.out" 2>&1 &
+		PIDS+=($!)
+	done
+	for ns in "${SCALE_NS[@]}"; do
+		wait_for "$ns" listening
+	done
+}
+
 # cpu_ticks PID: utime + stime of every thread, in clock ticks
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -144,13 +157,8 @@ test_scale_close_wait_idle_cpu() {
 	local n t0 t1 c0 c1 hz pct i got ms
 	scale_netns 100
 	scale_start --reconcile-s 0 --threshold close_wait_s=1
+	scale_servers
 	for n in "${SCALE_NS[@]}"; do
-		ip netns exec "$n" "$TCPX" server --hold "$PORT" \
-			> "$DIR/$n.out" 2>&1 &
-		PIDS+=($!)
-	done
-	for n in "${SCALE_NS[@]}"; do
-		wait_for "$n" listening
 		ip netns exec "$n" "$TCPX" client "$PORT" >/dev/null ||
 			fail "client in $n"
 	done
@@ -252,13 +260,8 @@ test_scale_sample_budget() {
 	local n=20 ns i got t0 us ms pct
 	kmod_params sample_ms=100
 	scale_netns $n
+	scale_servers
 	for ns in "${SCALE_NS[@]}"; do
-		ip netns exec "$ns" "$TCPX" server --hold "$PORT" \
-			> "$DIR/$ns.out" 2>&1 &
-		PIDS+=($!)
-	done
-	for ns in "${SCALE_NS[@]}"; do
-		wait_for "$ns" listening
 		ip netns exec "$ns" "$TCPX" client --hold "$PORT" \
 			> "$DIR/$ns.cli" 2>&1 &
 		PIDS+=($!)

@@ -78,55 +78,18 @@ static void ns_update(struct dumps *k, const struct kw_job *j)
 
 /* ---- removed-while-a-round-runs --------------------------------------- */
 
-static __u32 rm_hash(__u64 c, __u32 mask)
-{
-	return (__u32)((c * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
-}
-
 void dumps_removed(struct daemon *d, __u64 cookie)
 {
 	struct dumps *k = d->dumps;
-	__u32 h;
 
-	if (!k || !k->active || !cookie)
-		return;
-	if ((k->rm_n + 1) * 2 > k->rm_cap) {
-		__u32 cap = k->rm_cap ? k->rm_cap * 2 : 1024;
-		__u64 *v = calloc(cap, sizeof(*v));
-
-		if (!v)
-			return;	/* at worst a removed socket comes back */
-		for (__u32 i = 0; i < k->rm_cap; i++) {
-			if (!k->rm[i])
-				continue;
-			h = rm_hash(k->rm[i], cap - 1);
-			while (v[h])
-				h = (h + 1) & (cap - 1);
-			v[h] = k->rm[i];
-		}
-		free(k->rm);
-		k->rm = v;
-		k->rm_cap = cap;
-	}
-	for (h = rm_hash(cookie, k->rm_cap - 1); k->rm[h];
-	     h = (h + 1) & (k->rm_cap - 1))
-		if (k->rm[h] == cookie)
-			return;
-	k->rm[h] = cookie;
-	k->rm_n++;
+	/* without memory, at worst a removed socket comes back */
+	if (k && k->active && cookie)
+		(void)keyset_add(&k->rm, cookie);
 }
 
 static bool was_removed(void *ctx, __u64 cookie)
 {
-	struct dumps *k = ((struct daemon *)ctx)->dumps;
-
-	if (!k->rm_n)
-		return false;
-	for (__u32 h = rm_hash(cookie, k->rm_cap - 1); k->rm[h];
-	     h = (h + 1) & (k->rm_cap - 1))
-		if (k->rm[h] == cookie)
-			return true;
-	return false;
+	return keyset_has(&((struct daemon *)ctx)->dumps->rm, cookie);
 }
 
 /* ---- reconcile rounds ---------------------------------------------------- */
@@ -216,9 +179,7 @@ static void round_end(struct daemon *d)
 	if (k->reason && !strcmp(k->reason, "lost"))
 		d->last_round_end_ns = now;
 	k->reason = NULL;
-	k->rm_n = 0;
-	if (k->rm)
-		memset(k->rm, 0, k->rm_cap * sizeof(*k->rm));
+	keyset_clear(&k->rm);
 	if (d->rec_reason && !strcmp(d->rec_reason, "lost")) {
 		/*
 		 * Events were lost while this round ran (check_drops asked
@@ -478,37 +439,6 @@ static bool sampled_state(const struct sock_entry *e)
  */
 #define SAMPLE_BUDGET		20
 
-static int scan_add(struct dumps *k, __u32 inum)
-{
-	__u32 h;
-
-	if ((k->scan_n + 1) * 2 > k->scan_cap) {
-		__u32 cap = k->scan_cap ? k->scan_cap * 2 : 64;
-		__u32 *v = calloc(cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		for (__u32 i = 0; i < k->scan_cap; i++) {
-			if (!k->scan_set[i])
-				continue;
-			for (h = rm_hash(k->scan_set[i], cap - 1); v[h];
-			     h = (h + 1) & (cap - 1))
-				;
-			v[h] = k->scan_set[i];
-		}
-		free(k->scan_set);
-		k->scan_set = v;
-		k->scan_cap = cap;
-	}
-	for (h = rm_hash(inum, k->scan_cap - 1); k->scan_set[h];
-	     h = (h + 1) & (k->scan_cap - 1))
-		if (k->scan_set[h] == inum)
-			return 0;
-	k->scan_set[h] = inum;
-	k->scan_n++;
-	return 0;
-}
-
 /*
  * The namespaces where the table has a socket to sample: each pass
  * walks its netns's whole established hash (the hash is shared), so a
@@ -535,7 +465,7 @@ static int sample_scan(struct daemon *d, __u64 now)
 		    e->state_ns > young)
 			continue;
 		last = e->netns;
-		if (scan_add(k, last))
+		if (keyset_add(&k->scan, last))
 			return -ENOMEM;
 	}
 	return k->scan_at < d->tab.used;
@@ -544,17 +474,15 @@ static int sample_scan(struct daemon *d, __u64 now)
 /* The set, sorted, for the job; the set is emptied. */
 static int sample_nets(struct dumps *k, __u32 **out)
 {
-	__u32 *v = malloc((k->scan_n ? k->scan_n : 1) * sizeof(*v));
+	__u32 *v = malloc((k->scan.n ? k->scan.n : 1) * sizeof(*v));
 	__u32 n = 0;
 
 	if (!v)
 		return -ENOMEM;
-	for (__u32 i = 0; i < k->scan_cap; i++) {
-		if (k->scan_set[i])
-			v[n++] = k->scan_set[i];
-		k->scan_set[i] = 0;
-	}
-	k->scan_n = 0;
+	for (__u32 i = 0; i < k->scan.cap; i++)
+		if (k->scan.v[i])
+			v[n++] = (__u32)k->scan.v[i];
+	keyset_clear(&k->scan);
 	qsort(v, n, sizeof(*v), cmp_inum);
 	*out = v;
 	return (int)n;
@@ -587,9 +515,7 @@ static void sample_tick(struct daemon *d, __u64 now)
 	n = j ? sample_nets(k, &j->nets) : -ENOMEM;
 	if (n <= 0) {
 		/* nothing to sample (or no memory: next interval) */
-		if (k->scan_n)
-			memset(k->scan_set, 0, k->scan_cap * sizeof(__u32));
-		k->scan_n = 0;
+		keyset_clear(&k->scan);
 		if (j)
 			kw_job_free(j);
 		return;
@@ -762,8 +688,8 @@ void dumps_free(struct daemon *d)
 	for (__u32 i = 0; i < k->nns; i++)
 		ns_rec_free(&k->ns[i]);
 	free(k->ns);
-	free(k->rm);
-	free(k->scan_set);
+	keyset_free(&k->rm);
+	keyset_free(&k->scan);
 	rec_round_free(&k->rr);
 	free(k);
 	d->dumps = NULL;

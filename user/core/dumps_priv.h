@@ -8,6 +8,7 @@
 
 #include "core/daemon.h"
 #include "core/dumps.h"
+#include "core/keyset.h"
 #include "core/reconcile.h"
 
 enum {
@@ -66,9 +67,7 @@ struct dumps {
 	/* round dumps the loop applies a slice per pass, oldest first */
 	struct kw_job *apply_head, *apply_tail;
 	__u32 apply_pos;
-	/* cookies removed while a round runs: open addressing, 0 empty */
-	__u64 *rm;
-	__u32 rm_n, rm_cap;
+	struct keyset rm;	/* cookies removed while a round runs */
 	/* port learning, owners, the sweep's refreshes */
 	__u32 port_jobs, sweep_jobs;
 	__u64 next_ports_ns;
@@ -76,12 +75,11 @@ struct dumps {
 	__u64 req_ns;		/* the oldest refresh asked for, not sent */
 	bool sample_busy;
 	__u64 next_sample_ns;
-	/* the sample pass's netns set, built a slice of the table a tick:
-	 * open addressing, 0 empty (no netns has inode 0) */
+	/* the sample pass's namespaces, found a slice of the table a
+	 * tick (no netns has inode 0) */
 	bool scanning;
 	__u32 scan_at;		/* next table slot */
-	__u32 *scan_set;
-	__u32 scan_n, scan_cap;
+	struct keyset scan;
 };
 
 struct ns_rec *ns_find(struct dumps *k, __u32 inum);
