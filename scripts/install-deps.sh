@@ -14,7 +14,7 @@ build_pkgs=(
 	libsystemd-dev libcap-ng-dev
 )
 test_pkgs=(
-	iproute2 nftables jq procps netcat-openbsd tmux
+	iproute2 nftables jq procps netcat-openbsd tmux python3 util-linux-extra
 	libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64

@@ -45,6 +45,9 @@ static const char usage_run[] =
 "                               the kernel module's /dev/tcpwatch)\n"
 "  -o, --output FILE|-          NDJSON destination (default -, stdout;\n"
 "                               a file is appended to)\n"
+"      --output-cache           keep a file's written pages in the page\n"
+"                               cache (default: dropped once on disk,\n"
+"                               where the kernel can: Linux 6.14+)\n"
 "  -n, --no-output              write no events (subscribers still get\n"
 "                               them: tcpwatch events -f)\n"
 "      --records LIST           record types to write, comma-separated:\n"
@@ -283,6 +286,7 @@ static int run_daemon(const struct daemon_opts *o,
 /* Codes of long options without a short one: past any character. */
 enum {
 	OPT_RING_SIZE = 256,
+	OPT_OUTPUT_CACHE,
 	OPT_BACKLOG,
 	OPT_CTL_GROUP,
 	OPT_SAMPLE_MS,
@@ -303,6 +307,7 @@ static int cmd_run(int argc, char **argv)
 		{ "source", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-output", no_argument, NULL, 'n' },
+		{ "output-cache", no_argument, NULL, OPT_OUTPUT_CACHE },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "netns", required_argument, NULL, 'N' },
 		{ "port", required_argument, NULL, 'p' },
@@ -453,6 +458,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_CTL_GROUP:
 			ctl_group = optarg;
+			break;
+		case OPT_OUTPUT_CACHE:
+			o.output_cache = true;
 			break;
 		case 'T':
 			if (diag_opts_set(&o.diag, optarg, msg, sizeof(msg))) {

@@ -190,3 +190,54 @@ test_output_epipe() {
 	DPID=
 	assert_eq "$rc" 0 "exit status on a closed pipe"
 }
+
+# Can this kernel write $DIR's filesystem with RWF_DONTCACHE (6.14+)?
+# 0 yes, 1 no (EOPNOTSUPP), else the probe failed.
+dontcache_works() {
+	python3 - "$DIR/probe" <<-'PY'
+	import errno, os, sys
+	fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+	try:
+	    os.pwritev(fd, [b"x"], 0, 0x80)  # RWF_DONTCACHE
+	except OSError as e:
+	    sys.exit(1 if e.errno == errno.EOPNOTSUPP else 2)
+	PY
+}
+
+size_of() { stat -c %s "$1"; }
+resident() { fincore -bno RES "$1"; }	# bytes of FILE in the page cache
+
+# uncached_file WANT [run options]: the daemon writing $DIR/out.ndjson
+# under churn; stats says whether it writes uncached (WANT), and where
+# the kernel can, fincore says what stays in the page cache: 8 MiB of
+# records, written back, leave at most a quarter there (uncached), or
+# all of it (--output-cache).
+uncached_file() {
+	local want=$1 rc=0 out=$DIR/out.ndjson
+	shift
+	dontcache_works || rc=$?
+	((rc < 2)) || fail "the RWF_DONTCACHE probe failed ($rc)"
+	((rc == 0)) || want=false
+	tw_start -o "$out" "$@"
+	assert_eq "$(stat_of .output_uncached)" "$want" \
+		"stats: output_uncached (the kernel's probe: $rc)"
+	churn
+	poll 120 eval '(($(size_of "$out") >= 8 << 20))' ||
+		fail "8 MiB of records: $(size_of "$out") bytes"
+	kill "$CHURN_PID"
+	if [[ $want == true ]]; then
+		poll 20 eval '(($(resident "$out") * 4 <= $(size_of "$out")))' ||
+			fail "uncached: $(resident "$out") of $(size_of "$out") bytes still in the page cache"
+	elif ((rc == 0)); then
+		sync "$out"
+		(($(resident "$out") >= $(size_of "$out"))) ||
+			fail "--output-cache: $(resident "$out") of $(size_of "$out") bytes in the page cache"
+	fi
+	echo "  measured: $(resident "$out") of $(size_of "$out") bytes in the page cache"
+	stop_daemon 5
+	all_parse "$out"
+}
+
+# The NDJSON file does not fill the host's page cache.
+test_output_uncached() { uncached_file true; }
+test_output_cache_kept() { uncached_file false --output-cache; }

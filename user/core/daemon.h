@@ -34,6 +34,7 @@ struct daemon_opts {
 	struct source_opts src;
 	struct sock_filter filter;
 	const char *output;	/* path, "-" for stdout, NULL for none */
+	bool output_cache;	/* a file's pages stay cached (no RWF_DONTCACHE) */
 	__u32 backlog_bytes;	/* recent records kept for `events`; 0: none */
 	const char *ctl_path;
 	__u32 reconcile_ms;	/* periodic reconcile; 0 = only after loss */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/daemon.h"
@@ -52,6 +53,31 @@ static void compact(struct daemon *d)
 	}
 }
 
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE	0x00000080	/* Linux 6.14 */
+#endif
+
+/*
+ * A regular file is written uncached where the kernel can (RWF_DONTCACHE:
+ * its pages are dropped once written back): the log is written once and
+ * read at most once by a shipper, and must not push the host's own page
+ * cache out. Fresh page-cache pages cost as much as the JSON here;
+ * dropped ones are reused warm. Else (EOPNOTSUPP: an older kernel or a
+ * filesystem without it), plain write() from then on.
+ */
+static ssize_t write_out(struct output *q, int fd, const char *p, size_t n)
+{
+	if (q->uncached) {
+		struct iovec v = { .iov_base = (void *)p, .iov_len = n };
+		ssize_t r = pwritev2(fd, &v, 1, -1, RWF_DONTCACHE);
+
+		if (r >= 0 || errno != EOPNOTSUPP)
+			return r;
+		q->uncached = false;
+	}
+	return write(fd, p, n);
+}
+
 /* Write [off, end) as far as the fd takes it, without waiting. */
 static void write_some(struct daemon *d, size_t end)
 {
@@ -59,7 +85,7 @@ static void write_some(struct daemon *d, size_t end)
 	struct jbuf *b = &d->out;
 
 	while (q->off < end && !q->gone) {
-		ssize_t n = write(b->fd, b->p + q->off, end - q->off);
+		ssize_t n = write_out(q, b->fd, b->p + q->off, end - q->off);
 		int err;
 
 		if (n > 0) {
@@ -207,6 +233,7 @@ static int make_nonblock(struct daemon *d, int fd, bool own)
 
 	if (fstat(fd, &st))
 		return fd;
+	q->uncached = S_ISREG(st.st_mode) && !d->o.output_cache;
 	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) &&
 	    !S_ISSOCK(st.st_mode))
 		return fd;

@@ -36,6 +36,7 @@ struct output {
 	bool discard;		/* -n: no destination; records are made
 				 * for the tap only (emit_tail) */
 	bool midline;		/* the last write ended inside a line */
+	bool uncached;		/* a regular file, RWF_DONTCACHE works */
 	int restore_fd, restore_fl;	/* stdout's flags to put back */
 	size_t off, mark;
 	__u64 dropped, dropped_bytes;	/* since the last lost record */

@@ -620,8 +620,10 @@ static void stats_print(struct daemon *d, struct printer *p)
 		  d->outq.errors);
 	print_u64(p, PRINT_ANY, "output_pending_bytes", "%llu bytes pending",
 		  output_pending(d));
-	print_u64(p, PRINT_ANY, "output_reopens", ", %llu reopened\n",
+	print_u64(p, PRINT_ANY, "output_reopens", ", %llu reopened",
 		  d->outq.reopens);
+	print_bool(p, PRINT_JSON, "output_uncached", NULL, d->outq.uncached);
+	print_text(p, "%s\n", d->outq.uncached ? ", written uncached" : "");
 	stats_events(p);
 	print_close_object(p);
 	print_nl_json(p);
