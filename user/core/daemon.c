@@ -469,7 +469,8 @@ static int seed(struct daemon *d)
 
 	dumps_request_round(d, "start", true);
 	dumps_tick(d, mono_ns());
-	while (dumps_round_busy(d) && !d->stop) {
+	/* and its owners: the first `ls` after READY names them */
+	while ((dumps_round_busy(d) || dumps_owners_busy(d)) && !d->stop) {
 		p.fd = d->dumps ? dumps_fd(d) : -1;
 		timeout = dumps_applying(d) || d->src->more ? 0
 							    : (int)d->o.tick_ms;

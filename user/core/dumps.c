@@ -117,6 +117,11 @@ bool dumps_round_busy(const struct daemon *d)
 	return d->dumps && (d->dumps->want || d->dumps->active);
 }
 
+bool dumps_owners_busy(const struct daemon *d)
+{
+	return d->dumps && d->dumps->owners_busy;
+}
+
 /*
  * Events were lost: the namespaces the kernel noted them in are dumped
  * next round, and only those, so that a loss in one busy netns does not

@@ -54,6 +54,8 @@ void dumps_request_round(struct daemon *d, const char *reason, bool all);
 void dumps_lost(struct daemon *d);
 /* A round is queued or running. */
 bool dumps_round_busy(const struct daemon *d);
+/* The /proc scan for owners a round ended with has not come back. */
+bool dumps_owners_busy(const struct daemon *d);
 /* The seed round failed (e.g. the -N netns is gone): -errno. */
 int dumps_seed_error(const struct daemon *d);
 /* Readable when the worker has finished a job. */
