@@ -51,14 +51,21 @@ scale_start() {
 	daemon_up -p "$PORT" "$@"
 }
 
+# scale_each EXT CMD...: CMD in the background in each netns, its
+# output in $DIR/NETNS.EXT
+scale_each() {
+	local ns ext=$1
+	shift
+	for ns in "${SCALE_NS[@]}"; do
+		ip netns exec "$ns" "$@" > "$DIR/$ns.$ext" 2>&1 &
+		PIDS+=($!)
+	done
+}
+
 # A tcpx server --hold on $PORT in each netns, listening.
 scale_servers() {
 	local ns
-	for ns in "${SCALE_NS[@]}"; do
-		ip netns exec "$ns" "$TCPX" server --hold "$PORT" \
-			> "$DIR/$ns.out" 2>&1 &
-		PIDS+=($!)
-	done
+	scale_each out "$TCPX" server --hold "$PORT"
 	for ns in "${SCALE_NS[@]}"; do
 		wait_for "$ns" listening
 	done
@@ -261,11 +268,7 @@ test_scale_sample_budget() {
 	kmod_params sample_ms=100
 	scale_netns $n
 	scale_servers
-	for ns in "${SCALE_NS[@]}"; do
-		ip netns exec "$ns" "$TCPX" client --hold "$PORT" \
-			> "$DIR/$ns.cli" 2>&1 &
-		PIDS+=($!)
-	done
+	scale_each cli "$TCPX" client --hold "$PORT"
 	for ns in "${SCALE_NS[@]}"; do
 		wait_for "$ns" accepted
 	done
