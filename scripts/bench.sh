@@ -406,6 +406,9 @@ run_one() {
 		# vary with timing: counted, not predicted
 		exp=$((conns * PER_CONN + 2 * th + $(jq '.events.sample + .events.retransmit + .events.synack_retransmit + (.events.drop // 0)' "$dir/stats.json")))
 		jq -c .events "$dir/stats.json" >"$dir/events"
+		# records the output dropped (a disk slower than the stream)
+		echo "$cond $(jq '.output_dropped // 0' "$dir/stats.json")" \
+			>>"$TMP/odrop"
 		rm -f "$dir/out.ndjson"	# ~0.5 KB per event: keep the disk
 		;;
 	esac
@@ -453,6 +456,7 @@ for c in "${CONDS[@]}"; do
 done
 
 : >"$TMP/runs"
+: >"$TMP/odrop"
 for ((r = 1; r <= ROUNDS; r++)); do
 	for c in "${CONDS[@]}"; do
 		run_one "$c" "$r"
@@ -563,6 +567,9 @@ for c in "${CONDS[@]}"; do
 	((lost == 0)) && echo "ok   $c: no lost events" || echo "MISS $c: $lost events lost"
 	((rx == exp)) && echo "ok   $c: received = expected ($rx)" ||
 		echo "MISS $c: received $rx, expected $exp"
+	od=$(awk -v c="$c" '$1 == c { s += $2; n++ } END { print n ? s : "-" }' "$TMP/odrop" 2>/dev/null)
+	[[ $od == - ]] || { ((od == 0)) && echo "ok   $c: no records dropped by the output" ||
+		echo "MISS $c: $od records dropped by the output (stats output_dropped)"; }
 done | tee -a "$RES/churn.txt"
 # target_line COND WHAT: the condition's ratio against the 0.95 target
 target_line() {

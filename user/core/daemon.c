@@ -199,7 +199,8 @@ void daemon_sync(struct daemon *d)
 	drain_all(d);
 	check_drops(d);
 	dumps_poll(d);
-	if (output_flush(d))
+	output_sync(d);
+	if (d->outq.gone)
 		d->stop = true;
 }
 

@@ -17,11 +17,12 @@
 /* The live daemon's fd on the loop (one daemon per process). */
 static struct daemon_io out_io;
 
-size_t output_pending(const struct daemon *d)
+size_t output_pending(struct daemon *d)
 {
 	const struct output *q = &d->outq;
+	size_t n = q->live ? d->out.len - q->off : d->out.len;
 
-	return q->live ? d->out.len - q->off : d->out.len;
+	return q->writer_on ? n + writer_pending(&d->outq.w) : n;
 }
 
 static void watch(struct daemon *d, bool want_out)
@@ -53,49 +54,160 @@ static void compact(struct daemon *d)
 	}
 }
 
-#ifndef RWF_DONTCACHE
-#define RWF_DONTCACHE	0x00000080	/* Linux 6.14 */
-#endif
-
-/*
- * A regular file is written uncached where the kernel can (RWF_DONTCACHE:
- * its pages are dropped once written back): the log is written once and
- * read at most once by a shipper, and must not push the host's own page
- * cache out. Fresh page-cache pages cost as much as the JSON here;
- * dropped ones are reused warm. Else (EOPNOTSUPP: an older kernel or a
- * filesystem without it), plain write() from then on.
- */
-static ssize_t write_out(struct output *q, int fd, const char *p, size_t n)
+/* Say a failed write once per episode; count every one. */
+static void write_failed(struct daemon *d, int err)
 {
-	if (q->uncached) {
-		struct iovec v = { .iov_base = (void *)p, .iov_len = n };
-		ssize_t r = pwritev2(fd, &v, 1, -1, RWF_DONTCACHE);
+	struct output *q = &d->outq;
 
-		if (r >= 0 || errno != EOPNOTSUPP)
-			return r;
-		q->uncached = false;
-	}
-	return write(fd, p, n);
+	q->errors++;
+	q->last_err = err;
+	if (!q->err_reported)
+		fprintf(stderr,
+			"tcpwatch: writing output %s: %s; new records are dropped (counted in `tcpwatch stats` and a \"lost\" record) and writing is retried every tick\n",
+			d->o.output && strcmp(d->o.output, "-") ?
+				d->o.output : "(stdout)",
+			strerror(err));
+	q->err_reported = true;
 }
 
-/* Write [off, end) as far as the fd takes it, without waiting. */
-static void write_some(struct daemon *d, size_t end)
+static void write_resumed(struct output *q)
+{
+	if (q->err_reported) {
+		fprintf(stderr, "tcpwatch: writing output resumed\n");
+		q->err_reported = false;
+	}
+}
+
+static void writer_ready(struct daemon *d, struct daemon_io *io,
+			 __u32 events);
+static struct daemon_io writer_io = { .fn = writer_ready };
+
+/*
+ * How long a full buffer waits for the writer's job. A healthy disk
+ * takes a megabyte in a few ms, and the loop formats records faster
+ * than a disk takes them: without a wait, every burst would drop. A
+ * job that takes longer is a disk that holds its writes (a frozen
+ * filesystem, a stalled volume): records are dropped, and nothing
+ * waits again until the job ends. The 8 MiB ring holds well over this.
+ */
+#define WRITER_WAIT_MS	100
+
+/*
+ * A regular file: [off, end) goes to the writer thread when it is idle
+ * (the buffers swap, the bytes stay put), else it waits in d->out as it
+ * would for a full pipe; when d->out is full (full), for at most
+ * WRITER_WAIT_MS. A failed job is retried once per flush that is not
+ * its own wakeup, i.e. once a tick.
+ */
+static void hand_over(struct daemon *d, size_t end, bool full)
+{
+	struct output *q = &d->outq;
+	struct jbuf *b = &d->out;
+	__u64 n, lines;
+	int err;
+
+	err = writer_collect(&q->w, &n);
+	if (err == -EAGAIN && full && !q->writer_stuck) {
+		struct pollfd p = { .fd = q->w.efd, .events = POLLIN };
+		__u64 more;
+
+		poll(&p, 1, WRITER_WAIT_MS);
+		err = writer_collect(&q->w, &more);
+		n += more;
+		q->writer_stuck = err == -EAGAIN;
+	} else if (err != -EAGAIN) {
+		q->writer_stuck = false;
+	}
+	b->written += n;
+	q->uncached = writer_uncached(&q->w);
+	if (n && !err)
+		write_resumed(q);
+	if (err && err != -EAGAIN && q->w.fd != b->fd) {
+		/* SIGHUP moved on: the old file's rest is dropped whole */
+		writer_discard(&q->w, &n, &lines);
+		q->dropped += lines;
+		q->dropped_bytes += n;
+		err = 0;
+	}
+	if (err == -EAGAIN) {
+		/* busy: wait for it when full, unless it is stuck */
+		q->stalled = q->writer_stuck;
+		return;
+	}
+	if (err) {
+		q->stalled = true;	/* the tick retries */
+		if (q->retry_due) {
+			q->retry_due = false;
+			writer_retry(&q->w);
+		} else {
+			write_failed(d, -err);
+			q->retry_due = true;
+		}
+		return;
+	}
+	q->retry_due = false;
+	if (q->old_fd >= 0) {	/* SIGHUP's old file is done with */
+		close(q->old_fd);
+		q->old_fd = -1;
+	}
+	if (q->off >= end) {
+		compact(d);
+		return;
+	}
+	if (writer_submit(&q->w, b->fd, &b->p, &b->cap, q->off, end, b->len)) {
+		q->stalled = true;	/* no memory for the spare: wait */
+		return;
+	}
+	b->len -= end;
+	q->mark -= end;
+	q->off = 0;
+}
+
+/* The first write of a regular file starts its thread: after the daemon
+ * dropped its capabilities, which a thread keeps as they were. */
+static bool writer_up(struct daemon *d)
+{
+	struct output *q = &d->outq;
+	int err;
+
+	if (q->writer_on)
+		return true;
+	err = writer_start(&q->w, d->out.cap, q->uncached);
+	if (!err) {
+		err = daemon_io_add(d, q->w.efd, EPOLLIN, &writer_io);
+		if (err)
+			writer_stop(&q->w);
+	}
+	if (err) {
+		fprintf(stderr, "tcpwatch: output writer thread: %s; writing %s from the loop\n",
+			strerror(-err), d->o.output ? d->o.output : "(stdout)");
+		q->threaded = q->uncached = false;
+		return false;
+	}
+	q->writer_on = true;
+	return true;
+}
+
+/* Write [off, end) as far as the fd takes it, without waiting (but a
+ * full buffer's bounded wait for the writer thread). */
+static void write_some(struct daemon *d, size_t end, bool full)
 {
 	struct output *q = &d->outq;
 	struct jbuf *b = &d->out;
 
+	if (q->threaded && writer_up(d)) {
+		hand_over(d, end, full);
+		return;
+	}
 	while (q->off < end && !q->gone) {
-		ssize_t n = write_out(q, b->fd, b->p + q->off, end - q->off);
+		ssize_t n = write(b->fd, b->p + q->off, end - q->off);
 		int err;
 
 		if (n > 0) {
 			q->off += n;
 			b->written += n;
 			q->midline = b->p[q->off - 1] != '\n';
-			if (q->err_reported) {
-				fprintf(stderr, "tcpwatch: writing output resumed\n");
-				q->err_reported = false;
-			}
+			write_resumed(q);
 			continue;
 		}
 		err = n < 0 ? errno : EIO;
@@ -110,21 +222,10 @@ static void write_some(struct daemon *d, size_t end)
 			b->err = -EPIPE;
 			d->stop = true;
 		} else {
-			/*
-			 * ENOSPC, EIO, ...: say it once per episode, count
-			 * every failed write, keep everything already handed
-			 * over (the line is completed when the fd takes it)
-			 * and retry at the next flush (every tick).
-			 */
-			q->errors++;
-			q->last_err = err;
-			if (!q->err_reported)
-				fprintf(stderr,
-					"tcpwatch: writing output %s: %s; new records are dropped (counted in `tcpwatch stats` and a \"lost\" record) and writing is retried every tick\n",
-					d->o.output && strcmp(d->o.output, "-") ?
-						d->o.output : "(stdout)",
-					strerror(err));
-			q->err_reported = true;
+			/* ENOSPC, EIO, ...: everything already handed over
+			 * is kept (the line is completed when the fd takes
+			 * it) and retried at the next flush (every tick) */
+			write_failed(d, err);
 		}
 		break;
 	}
@@ -146,7 +247,7 @@ void output_full(struct daemon *d)
 	}
 	/* Write the records before this one: this one can still go. */
 	if (!q->stalled)
-		write_some(d, prev);
+		write_some(d, prev, true);
 	prev = q->mark;		/* compact() may have moved everything */
 	if (b->len < OUT_FLUSH_AT) {
 		q->mark = b->len;
@@ -193,15 +294,43 @@ int output_flush(struct daemon *d)
 	if (q->gone)
 		return -EPIPE;
 	q->stalled = false;	/* a tick, or EPOLLOUT: try again */
-	write_some(d, q->mark);
+	write_some(d, q->mark, false);
 	if (q->off == q->mark && q->dropped) {
 		/* caught up: say what could not be written */
 		emit_output_lost(d);
-		write_some(d, q->mark);
+		write_some(d, q->mark, false);
 	}
 	if (q->off == q->mark)
 		watch(d, false);
 	return q->gone ? -EPIPE : 0;
+}
+
+static void writer_ready(struct daemon *d, struct daemon_io *io,
+			 __u32 events)
+{
+	(void)io;
+	(void)events;
+	output_flush(d);
+}
+
+void output_sync(struct daemon *d)
+{
+	struct output *q = &d->outq;
+	__u64 until = mono_ns() + WRITER_WAIT_MS * 1000000ULL;
+
+	output_flush(d);
+	/* a failed or stuck writer stalls: only a healthy one is waited for */
+	while (q->writer_on && !q->stalled && output_pending(d)) {
+		struct pollfd p = { .fd = q->w.efd, .events = POLLIN };
+		__u64 now = mono_ns();
+
+		if (now >= until) {
+			q->writer_stuck = q->stalled = true;
+			break;
+		}
+		poll(&p, 1, (int)((until - now) / 1000000) + 1);
+		output_flush(d);
+	}
 }
 
 static void out_ready(struct daemon *d, struct daemon_io *io, __u32 events)
@@ -233,7 +362,8 @@ static int make_nonblock(struct daemon *d, int fd, bool own)
 
 	if (fstat(fd, &st))
 		return fd;
-	q->uncached = S_ISREG(st.st_mode) && !d->o.output_cache;
+	q->threaded = S_ISREG(st.st_mode);
+	q->uncached = q->threaded && !d->o.output_cache;
 	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) &&
 	    !S_ISSOCK(st.st_mode))
 		return fd;
@@ -270,6 +400,7 @@ void output_init_offline(struct daemon *d)
 {
 	memset(&d->outq, 0, sizeof(d->outq));
 	d->outq.restore_fd = -1;
+	d->outq.old_fd = -1;
 }
 
 int output_open(struct daemon *d)
@@ -314,30 +445,41 @@ int output_close(struct daemon *d)
 {
 	struct output *q = &d->outq;
 	__u64 until = mono_ns() + 1000000000ULL;
+	size_t left;
 
 	if (!d->has_out || !q->live)
 		return output_flush(d);
 	for (;;) {
 		__u64 now;
 		struct pollfd p = { .fd = d->out.fd, .events = POLLOUT };
+		int ms;
 
 		output_flush(d);
 		now = mono_ns();
-		if (q->gone || q->off == q->mark || now >= until)
+		if (q->gone || !output_pending(d) || now >= until)
 			break;
-		if (q->pollable)
-			poll(&p, 1, (int)((until - now) / 1000000) + 1);
-		else
+		ms = (int)((until - now) / 1000000) + 1;
+		if (q->writer_on) {
+			/* its wakeup; a failing file is retried a few times */
+			p.fd = q->w.efd;
+			p.events = POLLIN;
+			poll(&p, 1, ms < 50 ? ms : 50);
+		} else if (q->pollable) {
+			poll(&p, 1, ms);
+		} else {
 			usleep(50000);	/* a failing file: a few retries */
+		}
 	}
-	if (q->off < q->mark && !q->gone)
+	left = output_pending(d);
+	if (left && !q->gone)
 		fprintf(stderr, "tcpwatch: output: %zu bytes not written at exit (%s)\n",
-			q->mark - q->off,
-			q->last_err ? strerror(q->last_err) : "the reader is not reading");
+			left, q->last_err ? strerror(q->last_err) :
+			q->threaded ? "the file's writes did not finish" :
+				      "the reader is not reading");
 	if (q->gone)
 		return -EPIPE;
 	/* a write error kept the last records from the file: a failure */
-	return q->off < q->mark && q->last_err ? -q->last_err : 0;
+	return left && q->last_err ? -q->last_err : 0;
 }
 
 int output_reopen(struct daemon *d)
@@ -352,8 +494,8 @@ int output_reopen(struct daemon *d)
 		return 0;
 	/* Whatever the old file takes now is its own. */
 	q->stalled = false;
-	write_some(d, q->mark);
-	if (q->midline && q->off < q->mark) {
+	write_some(d, q->mark, false);
+	if (!q->threaded && q->midline && q->off < q->mark) {
 		/* it refuses the rest of a line: drop that record whole */
 		char *nl = memchr(b->p + q->off, '\n', q->mark - q->off);
 		size_t end = nl ? (size_t)(nl - b->p) + 1 : q->mark;
@@ -374,14 +516,17 @@ int output_reopen(struct daemon *d)
 	}
 	if (pollable)
 		daemon_io_del(d, old);
-	close(old);
+	if (q->writer_on && q->w.fd == old && writer_pending(&q->w))
+		q->old_fd = old;	/* the thread still writes to it */
+	else
+		close(old);
 	b->fd = fd;
 	q->watching = q->stalled = false;
 	if (q->pollable && daemon_io_add(d, fd, 0, &out_io))
 		q->pollable = false;
 	q->reopens++;
 	/* Anything still waiting goes to the new file, whole lines only. */
-	write_some(d, q->mark);
+	write_some(d, q->mark, false);
 	return 0;
 }
 
@@ -393,6 +538,19 @@ void output_free(struct daemon *d)
 		return;
 	if (q->live && q->pollable)
 		daemon_io_del(d, d->out.fd);
+	if (q->writer_on) {
+		daemon_io_del(d, q->w.efd);
+		if (writer_stop(&q->w)) {
+			/* still inside a write: its fd stays open */
+			if (q->w.fd == q->old_fd)
+				q->old_fd = -1;
+			else if (q->w.fd == d->out.fd)
+				d->out.fd = -1;
+		}
+		q->writer_on = false;
+	}
+	if (q->old_fd >= 0)
+		close(q->old_fd);
 	if (d->out.fd > STDERR_FILENO)
 		close(d->out.fd);
 	if (q->restore_fd >= 0)

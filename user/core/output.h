@@ -3,11 +3,13 @@
  * Where the NDJSON records go (stdout or -o FILE), without ever holding
  * up the loop. Records are formatted into d->out (emit.c) and handed
  * over whole at emit_tail(); the bytes wait there until the fd takes
- * them. The buffer is bounded (OUT_BUF): when the reader is too slow
- * (a pipe nobody reads) or a write fails (ENOSPC, EIO), new records
- * are dropped whole, counted, and reported in a "lost" record with
- * "where":"output" once writing resumes. A line is never cut: bytes
- * already handed to the fd are always completed first.
+ * them: a pipe, tty or socket non-blocking, a regular file through its
+ * writer thread (writer.h), which a disk can hold as long as it likes.
+ * The buffer is bounded (OUT_BUF): when the reader is too slow (a pipe
+ * nobody reads, a frozen disk) or a write fails (ENOSPC, EIO), new
+ * records are dropped whole, counted, and reported in a "lost" record
+ * with "where":"output" once writing resumes. A line is never cut:
+ * bytes already handed to the fd are always completed first.
  *
  * d->out holds [0, off) written, [off, mark) whole records waiting,
  * [mark, len) the record being formatted.
@@ -18,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+
+#include "core/writer.h"
 
 #define OUT_BUF		(1u << 20)
 /* Writing starts here; past it (the fd took nothing), records are
@@ -37,6 +41,12 @@ struct output {
 				 * for the tap only (emit_tail) */
 	bool midline;		/* the last write ended inside a line */
 	bool uncached;		/* a regular file, RWF_DONTCACHE works */
+	bool threaded;		/* a regular file: written by q->w */
+	bool writer_on;		/* q->w runs (started at the first write) */
+	bool retry_due;		/* the writer failed: the next flush retries */
+	bool writer_stuck;	/* its job outlasted a full buffer's wait */
+	int old_fd;		/* SIGHUP's old file, until q->w is done */
+	struct writer w;
 	int restore_fd, restore_fl;	/* stdout's flags to put back */
 	size_t off, mark;
 	__u64 dropped, dropped_bytes;	/* since the last lost record */
@@ -76,10 +86,16 @@ void output_full(struct daemon *d);
  * retried: this is the retry), and the lost record once the backlog
  * is out. -EPIPE once the reader is gone, else 0. */
 int output_flush(struct daemon *d);
+/*
+ * Before a query's answer: output_flush(), and the file's writer thread
+ * waited for (at most WRITER_WAIT_MS, none when it is stuck or failing),
+ * so that what the answer counts is in the file.
+ */
+void output_sync(struct daemon *d);
 /* At exit: the rest, waiting at most about a second for a slow reader. */
 int output_close(struct daemon *d);
 void output_free(struct daemon *d);
 /* Bytes handed over but not yet written. */
-size_t output_pending(const struct daemon *d);
+size_t output_pending(struct daemon *d);
 
 #endif
