@@ -15,6 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
 	iproute2 nftables jq procps netcat-openbsd tmux python3 util-linux-extra
+	e2fsprogs	# mkfs.ext4: test_output_frozen_disk's loop-mounted disk
 	libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
