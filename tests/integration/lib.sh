@@ -386,6 +386,19 @@ not_listed() {
 		fail "$1 finding $2 still listed by diag after it resolved"
 }
 
+# settled RULE ID: prints the finding's newest record once that record
+# is "resolved" and `diag -j` no longer lists it (nothing if not yet)
+settled() {
+	local rec
+	[[ -z $(diag "$1" ".id == $(jstr "$2")") ]] || return 0
+	rec=$(events | jq -c -s --arg r "$1" --arg i "$2" '
+		map(select(.type == "finding" and .rule == $r and .id == $i)) |
+		last // empty')
+	if [[ $(ev "$rec" .event) == resolved ]]; then
+		printf '%s\n' "$rec"
+	fi
+}
+
 # no_finding RULE: the daemon never opened a finding of RULE
 no_finding() {
 	local got

@@ -9,8 +9,8 @@ PORT=8080
 # the port dropped on input; the clients send no data, which would
 # complete the handshake too): the clients think they are connected,
 # the server keeps both requests in SYN_RECV and retransmits the
-# SYN-ACK at 1 s, 3 s, 7 s. Once the rule is gone, the ACK answering the
-# next SYN-ACK gets through and the server accepts both.
+# SYN-ACK at 1 s, 3 s, 7 s, 15 s. Once the rule is gone, the ACK
+# answering the next SYN-ACK gets through and the server accepts both.
 test_diag_synack_unacked() {
 	local t0 rec id d n i
 	tw_start "${WIN[@]}"
@@ -45,15 +45,20 @@ test_diag_synack_unacked() {
 	assert_eq "$(grep -c accepted "$DIR/srv.out")" 0 "nothing accepted yet"
 
 	nsx nft delete table inet twack
-	for ((i = 0; i < 150; i++)); do	# the next SYN-ACK: 3 s or 7 s in
+	for ((i = 0; i < 200; i++)); do	# the next SYN-ACK: 3, 7 or 15 s in
 		(($(grep -c accepted "$DIR/srv.out") == 2)) && break
 		sleep 0.1
 	done
 	assert_eq "$(grep -c accepted "$DIR/srv.out")" 2 "accepted once the ACKs pass"
+	assert_eq "$(nsx ss -tanH state syn-recv | wc -l)" 0 "ss: no SYN-RECV"
 	rec=$(wait_finding synack_unacked resolved ".id == $(jstr "$id")")
 	took "$t0" "$rec" resolution >/dev/null
-	assert_eq "$(nsx ss -tanH state syn-recv | wc -l)" 0 "ss: no SYN-RECV"
-	not_listed synack_unacked "$id"
+	# On a slow machine the rule may go only after the 7 s SYN-ACK: the
+	# finding resolves in the 8 s gap before the 15 s one, and reopens
+	# with it (the same pathology, the same id). With no SYN_RECV left
+	# nothing can reopen it once more.
+	poll 15 settled synack_unacked "$id" >/dev/null ||
+		fail "synack_unacked $id: still listed by diag, or its last record is not 'resolved', 15 s after the handshakes completed"
 }
 
 # A listener with backlog 1 that never accepts: the accept queue holds
