@@ -83,23 +83,29 @@ loop_free() {
 		fail "no events counted during $1"
 }
 
-# caught_up FILE WHEN: once the output flows again (WHEN), FILE gets a
-# lost record with "where":"output"; with the churn over and the
-# output caught up, a clean stop loses nothing more (a slow VM's
-# output could still be behind otherwise), and FILE is whole lines.
+# caught_up WHEN FILE...: once the output flows again (WHEN), the FILEs
+# (a SIGHUP's old and new one) get a lost record with "where":"output";
+# with the churn over and the output caught up, a clean stop loses
+# nothing more (a slow VM's output could still be behind otherwise),
+# and each FILE is whole lines.
 caught_up() {
-	poll 30 grep -q '"where":"output"' "$1" ||
-		fail "no lost record with where=output after $2"
+	local when=$1 f files
+	shift
+	files=("$@")
+	poll 30 eval 'cat "${files[@]}" | grep -q "\"where\":\"output\""' ||
+		fail "no lost record with where=output after $when"
 	kill "$CHURN_PID" 2>/dev/null
 	poll 60 eval '(($(stat_within .output_pending_bytes) == 0))' ||
-		fail "the output never caught up after $2"
+		fail "the output never caught up after $when"
 	stop_daemon 5
-	all_parse "$1"
-	jq -e -s 'map(select(.type == "lost" and .where == "output")) |
+	for f; do
+		all_parse "$f"
+	done
+	cat "$@" | jq -e -s 'map(select(.type == "lost" and .where == "output")) |
 		length >= 1 and all(.count > 0 and .bytes > 0 and .total >= .count)' \
-		"$1" > /dev/null || fail "lost record fields"
-	assert_eq "$(jq -s 'map(select(.type == "stop")) | length' "$1")" 1 \
-		"stop record after $2"
+		> /dev/null || fail "lost record fields"
+	assert_eq "$(cat "$@" | jq -s 'map(select(.type == "stop")) | length')" 1 \
+		"stop record after $when"
 }
 
 # every line is a whole JSON object
@@ -122,7 +128,7 @@ test_output_stalled_reader() {
 	poll 60 dropped || fail "no output dropped with a stalled reader"
 	loop_free "a stalled reader"
 	touch "$DIR/go"
-	caught_up "$DIR/reader.out" "the reader resumed"
+	caught_up "the reader resumed" "$DIR/reader.out"
 }
 
 # `tcpwatch run | sleep`: the reader never reads; SIGTERM and SIGINT
@@ -260,7 +266,8 @@ test_output_cache_kept() { uncached_file false --output-cache; }
 # volume is the same to the daemon): the file's writer thread waits,
 # the loop does not. The control socket answers, the ring is drained
 # (no event lost in the kernel), records are dropped and counted, and
-# once the disk thaws a lost record says so, with no cut line.
+# once the disk thaws a lost record says so, with no cut line. A SIGHUP
+# while frozen does not hold the loop either.
 test_output_frozen_disk() {
 	local img=$DIR/disk.img
 	# outside $DIR, which the cleanup removes before the unmount
@@ -277,10 +284,20 @@ test_output_frozen_disk() {
 	tw_start -o "$mnt/events.ndjson"
 	churn
 	poll 30 eval '(($(stat_within .events_total) > 1000))' || fail "no churn"
+	# logrotate renamed the file (a rename waits for a thaw too)
+	mv "$mnt/events.ndjson" "$mnt/events.ndjson.1"
 	fsfreeze -f "$mnt" || fail "fsfreeze"
 	poll 30 dropped || fail "nothing dropped on a frozen disk (or no answer)"
 	loop_free "a frozen disk"
+	# and its SIGHUP: creating the new file waits for the thaw (it
+	# takes the frozen superblock's write access), on a thread
+	kill -HUP "$DPID"
+	loop_free "a frozen disk's reopen"
+	assert_eq "$(stat_within .output_reopens)" 0 "reopens while frozen"
 	assert_eq "$(stat_within .lost_total)" 0 "events lost in the kernel"
 	fsfreeze -u "$mnt" || fail "thaw"
-	caught_up "$mnt/events.ndjson" "the disk thawed"
+	poll 30 eval '(($(stat_within .output_reopens) == 1))' ||
+		fail "SIGHUP's open did not return after the thaw"
+	caught_up "the disk thawed" "$mnt/events.ndjson.1" "$mnt/events.ndjson"
+	! grep -q "cannot" "$DIR/daemon.err" || fail "stderr: $(cat "$DIR/daemon.err")"
 }

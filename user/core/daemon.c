@@ -322,8 +322,8 @@ static void reload(struct daemon *d)
 {
 	d->reopen = false;
 	notify_reloading();
-	output_reopen(d);
-	notify_ready(NULL);
+	if (output_reopen(d) != 1)	/* else once its open returns */
+		notify_ready(NULL);
 }
 
 static void loop(struct daemon *d)

@@ -12,7 +12,9 @@
 
 #include "core/daemon.h"
 #include "core/emit.h"
+#include "core/opener.h"
 #include "core/output.h"
+#include "lib/notify.h"
 
 /* The live daemon's fd on the loop (one daemon per process). */
 static struct daemon_io out_io;
@@ -386,12 +388,13 @@ static int make_nonblock(struct daemon *d, int fd, bool own)
 	return fd;
 }
 
+#define OPEN_FLAGS	(O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC)
+
 /* The open file description for -o FILE, non-blocking where it can be,
  * or -errno. */
 static int open_file(struct daemon *d)
 {
-	int fd = open(d->o.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0640);
+	int fd = open(d->o.output, OPEN_FLAGS, 0640);
 
 	return fd < 0 ? -errno : make_nonblock(d, fd, true);
 }
@@ -401,6 +404,7 @@ void output_init_offline(struct daemon *d)
 	memset(&d->outq, 0, sizeof(d->outq));
 	d->outq.restore_fd = -1;
 	d->outq.old_fd = -1;
+	d->outq.opening = -1;
 }
 
 int output_open(struct daemon *d)
@@ -482,17 +486,23 @@ int output_close(struct daemon *d)
 	return left && q->last_err ? -q->last_err : 0;
 }
 
-int output_reopen(struct daemon *d)
+/*
+ * SIGHUP's new file is open (fd, or -errno): records go there from now
+ * on; the old file keeps what was handed to it.
+ */
+static void reopened(struct daemon *d, int fd)
 {
 	struct output *q = &d->outq;
 	struct jbuf *b = &d->out;
-	int fd, old = b->fd;
+	int old = b->fd;
 	bool pollable = q->pollable;
 
-	if (!d->has_out || !q->live || q->discard || !d->o.output ||
-	    !strcmp(d->o.output, "-"))
-		return 0;
-	/* Whatever the old file takes now is its own. */
+	notify_ready(NULL);
+	if (fd < 0) {
+		fprintf(stderr, "tcpwatch: SIGHUP: cannot open %s again: %s; still writing to the file already open\n",
+			d->o.output, strerror(-fd));
+		return;
+	}
 	q->stalled = false;
 	write_some(d, q->mark, false);
 	if (!q->threaded && q->midline && q->off < q->mark) {
@@ -507,13 +517,7 @@ int output_reopen(struct daemon *d)
 		compact(d);
 	}
 	q->pollable = false;
-	fd = open_file(d);
-	if (fd < 0) {
-		q->pollable = pollable;
-		fprintf(stderr, "tcpwatch: SIGHUP: cannot open %s again: %s; still writing to the file already open\n",
-			d->o.output, strerror(-fd));
-		return fd;
-	}
+	fd = make_nonblock(d, fd, true);
 	if (pollable)
 		daemon_io_del(d, old);
 	if (q->writer_on && q->w.fd == old && writer_pending(&q->w))
@@ -527,7 +531,50 @@ int output_reopen(struct daemon *d)
 	q->reopens++;
 	/* Anything still waiting goes to the new file, whole lines only. */
 	write_some(d, q->mark, false);
-	return 0;
+}
+
+static void open_ready(struct daemon *d, struct daemon_io *io, __u32 events)
+{
+	struct output *q = &d->outq;
+
+	(void)io;
+	(void)events;
+	daemon_io_del(d, q->opening);
+	reopened(d, opener_result(q->opening));
+	q->opening = -1;
+}
+
+static struct daemon_io open_io = { .fn = open_ready };
+
+int output_reopen(struct daemon *d)
+{
+	struct output *q = &d->outq;
+	int rfd, err;
+
+	if (!d->has_out || !q->live || q->discard || !d->o.output ||
+	    !strcmp(d->o.output, "-"))
+		return 0;
+	if (q->opening >= 0) {
+		fprintf(stderr, "tcpwatch: SIGHUP: %s is still being opened since the last SIGHUP (a frozen filesystem? a FIFO with no reader?)\n",
+			d->o.output);
+		return 1;
+	}
+	/* Whatever the old file takes now is its own. */
+	q->stalled = false;
+	write_some(d, q->mark, false);
+	rfd = opener_start(d->o.output, OPEN_FLAGS, 0640);
+	if (rfd >= 0) {
+		err = daemon_io_add(d, rfd, EPOLLIN, &open_io);
+		if (!err) {
+			q->opening = rfd;
+			return 1;
+		}
+		close(rfd);
+		rfd = err;
+	}
+	fprintf(stderr, "tcpwatch: SIGHUP: cannot start opening %s: %s; still writing to the file already open\n",
+		d->o.output, strerror(-rfd));
+	return rfd;
 }
 
 void output_free(struct daemon *d)
@@ -548,6 +595,12 @@ void output_free(struct daemon *d)
 				d->out.fd = -1;
 		}
 		q->writer_on = false;
+	}
+	if (q->opening >= 0) {
+		/* SIGHUP's open never returned: given up */
+		daemon_io_del(d, q->opening);
+		close(q->opening);
+		q->opening = -1;
 	}
 	if (q->old_fd >= 0)
 		close(q->old_fd);

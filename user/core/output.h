@@ -46,6 +46,8 @@ struct output {
 	bool retry_due;		/* the writer failed: the next flush retries */
 	bool writer_stuck;	/* its job outlasted a full buffer's wait */
 	int old_fd;		/* SIGHUP's old file, until q->w is done */
+	int opening;		/* SIGHUP's open, on its thread: the
+				 * result's pipe; -1 none */
 	struct writer w;
 	int restore_fd, restore_fl;	/* stdout's flags to put back */
 	size_t off, mark;
@@ -61,12 +63,13 @@ struct output {
  * it can be, watch it on the loop. Errors are printed. */
 int output_open(struct daemon *d);
 /*
- * SIGHUP: open -o FILE again (logrotate renamed it). The records handed
- * over so far are completed in the old file first, so none is split
- * between the two; if the old file refuses the rest of a line, that
- * record is dropped and counted. The new file is used only once it is
- * open: on failure, writing goes on to the old one (said on stderr).
- * Nothing to do for stdout or -n.
+ * SIGHUP: open -o FILE again (logrotate renamed it), on a thread
+ * (opener.h): until it is open, records go on to the old file. The
+ * records handed over by then are completed in the old file, so none
+ * is split between the two; if the old file refuses the rest of a line,
+ * that record is dropped and counted. On failure, writing goes on to
+ * the old one (said on stderr). READY=1 (sd_notify) once the open has
+ * returned. 1 while it runs, 0 for stdout or -n, or -errno.
  */
 int output_reopen(struct daemon *d);
 /* The offline daemon's (tests, replay): blocking json_flush(), no drops. */
