@@ -13,13 +13,11 @@
 void emit_head(struct daemon *d, const char *type, __u64 ts_ns)
 {
 	struct jbuf *b = &d->out;
-	char w[32];
 
 	json_lit(b, "{\"type\":\"");
 	json_raw(b, type, strlen(type));
-	json_lit(b, "\",\"time\":\"");
-	json_raw(b, w, wallclock_fmt(&d->wc, ts_ns, w));
-	json_ch(b, '"');
+	json_lit(b, "\",\"time\":");
+	json_time(b, &d->wc, ts_ns);
 	json_u64_field(b, "ts_ns", ts_ns);
 	d->rec.ts_ns = ts_ns;
 	d->rec.sock = false;
@@ -364,7 +362,6 @@ void emit_conn(struct daemon *d, const struct sock_entry *e,
 	       const struct conn_end *c)
 {
 	struct jbuf *b = &d->out;
-	char w[32];
 
 	if (!d->has_out || !emit_wants(d, REC_CONN))
 		return;
@@ -379,9 +376,8 @@ void emit_conn(struct daemon *d, const struct sock_entry *e,
 	json_name_field(b, "outcome", c->outcome);
 	state_field(b, ",\"state\":", 9, c->end);
 	json_states(b, e, c->end);
-	json_lit(b, ",\"start\":\"");
-	json_raw(b, w, wallclock_fmt(&d->wc, e->birth_ns, w));
-	json_ch(b, '"');
+	json_lit(b, ",\"start\":");
+	json_time(b, &d->wc, e->birth_ns);
 	json_u64_field(b, "start_ns", e->birth_ns);
 	if (e->flags & SOCK_SEEDED)
 		json_lit(b, ",\"seeded\":true");

@@ -332,11 +332,9 @@ static void sub_lost(struct daemon *d, struct sub *s, const char *where,
 		     __u64 count)
 {
 	__u64 now = mono_ns();
-	char w[32];
 
-	json_lit(&s->out, "{\"type\":\"lost\",\"time\":\"");
-	json_raw(&s->out, w, wallclock_fmt(&d->wc, now, w));
-	json_ch(&s->out, '"');
+	json_lit(&s->out, "{\"type\":\"lost\",\"time\":");
+	json_time(&s->out, &d->wc, now);
 	json_u64_field(&s->out, "ts_ns", now);
 	json_name_field(&s->out, "where", where);
 	json_u64_field(&s->out, "count", count);

@@ -114,6 +114,9 @@ void json_fixed(struct jbuf *b, __u64 v, int decimals);
 void json_real(struct jbuf *b, double v);
 void json_cstr_or_null(struct jbuf *b, const char *s, size_t max);
 void json_addr(struct jbuf *b, __u16 family, const __u8 *addr);
+struct wallclock;
+/* "2026-12-02T13:00:22.669546Z": the wall clock time of a monotonic one */
+void json_time(struct jbuf *b, struct wallclock *w, __u64 mono);
 /* ,"netns":N,"family":"inet","saddr":..,"sport":N,"daddr":..,"dport":N */
 void json_tuple(struct jbuf *b, __u32 netns, __u16 family,
 		const __u8 *saddr, __u16 sport, const __u8 *daddr,
