@@ -604,29 +604,14 @@ target_line() {
 	awk -v r="$r" -v rr="$rr" -v w="$2" -v t="$3" 'BEGIN {
 		printf "%s %s: ratio %.3f (rounds %s; target >= %s)\n", (r >= t ? "ok  " : "MISS"), w, r, rr, t }'
 }
-{
-	target_line bpf-file "bpf-file (1 thread, --sample-ms 0, NDJSON to a file)" 0.95
-	target_line bpf-default "bpf-default (1 thread, default options: --sample-ms 1000, NDJSON to a file)" 0.98
-} | tee -a "$RES/churn.txt"
-
-for c in "${CONDS[@]}"; do
-	[[ -n ${NS_MAX[$c]:-} && $c != tcpstates ]] || continue
-	read -r max prog <<<"${NS_MAX[$c]}"
-	((max <= 150)) && v="ok  " || v=MISS
-	echo "$v $c: slowest per-event BPF program $prog ${max} ns/run (target <= 150; the floor, an empty program's call and bpf_stats' clock reads, is ~90 ns here)"
-done | tee -a "$RES/churn.txt"
+# the one-thread target with samples off (issue 5's); the rest are below
+target_line bpf-file "bpf-file (1 thread, --sample-ms 0, NDJSON to a file)" 0.95 |
+	tee -a "$RES/churn.txt"
 
 if ((REPLAY)); then
 	[[ -x $REPLAY_BIN ]] || die "$REPLAY_BIN missing: run make bench"
 	log "consumer replay (one core, no kernel)"
 	"$REPLAY_BIN" -n 2000000 -r 5 --mem | tee "$RES/replay.txt"
-	awk '/^replay mode=json/ { split($0, a, " eps="); split(a[2], b, " ")
-		printf "%s consumer %.2f M events/s/core with JSON (target >= 6)\n",
-		(b[1] >= 6e6 ? "ok  " : "MISS"), b[1] / 1e6 }
-	     /^mem / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		printf "%s %d sockets: %.0f bytes/socket resident, %.0f allocated (target <= 256)\n",
-		(v["rss_per_sock"] <= 256 ? "ok  " : "MISS"), v["sockets"], v["rss_per_sock"], v["alloc_per_sock"] }' \
-		"$RES/replay.txt" | tee -a "$RES/churn.txt"
 fi
 
 # ---- the targets (performance.md), one line each, from this run only:
@@ -677,6 +662,8 @@ targets() {
 		row - "slowest per-event BPF program" "<= 150 ns" "not measured (BPF_STATS=0 or no BPF condition)"
 		row - "BPF programs on a per-packet tracepoint" "none" "not measured"
 	else
+		# the floor, an empty program's call and bpf_stats' clock
+		# reads, is ~90 ns here (performance.md)
 		row "$(verdict $((max <= 150)))" "slowest per-event BPF program" "<= 150 ns" "$max ns ($mprog)"
 		for t in $(tr ' ' '\n' <<<"$tps" | sort -u); do
 			[[ $PER_EVENT_TPS == *" $t "* ]] || bad+=" $t"

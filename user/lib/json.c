@@ -240,8 +240,7 @@ void json_cstr_or_null(struct jbuf *b, const char *s, size_t max)
 		json_lit(b, "null");
 }
 
-/* Formatted in place: a copy through a buffer on the stack was a call
- * to memcpy per address, a tenth of the daemon's time (perf). */
+/* Formatted in place, as json_time: no copy through the stack. */
 void json_addr(struct jbuf *b, __u16 family, const __u8 *addr)
 {
 	char *o;
