@@ -25,7 +25,6 @@ failed=()
 count() {	# count ok/FAIL lines from a suite's output on stdin
 	local line
 	while IFS= read -r line; do
-		printf '%s\n' "$line"
 		case $line in
 		"ok "*) pass=$((pass + 1)) ;;
 		"FAIL "*) fail=$((fail + 1)); failed+=("${line#FAIL }") ;;
@@ -36,12 +35,14 @@ count() {	# count ok/FAIL lines from a suite's output on stdin
 
 # suite NAME CMD...: run it, count its lines; a suite that exits non-zero
 # without a FAIL line (a crash, a sanitizer abort) is a failure too.
+# Its lines are printed as they come: a run killed midway (the VM's
+# timeout) still shows the tests that ended and which one was running.
 suite() {
 	local name=$1 out rc before=$fail
 	shift
 	out=$(mktemp)
-	"$@" > "$out" 2>&1
-	rc=$?
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
 	count < "$out"
 	rm -f "$out"
 	if ((rc != 0 && fail == before)); then

@@ -86,6 +86,10 @@ tw_cleanup() {
 
 tw_main() {
 	trap 'tw_cleanup $? || exit 1' EXIT
+	# killed (run-suite.sh's timeout, ^C): exit, so that the EXIT trap
+	# cleans up; a shell that dies of the signal may skip it
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
 	tw_setup
 	"$1"
 }

@@ -264,7 +264,7 @@ time.sleep(120)
 # its sample. The module walks the hash once for all namespaces: there
 # only the samples are checked.
 test_scale_sample_budget() {
-	local n=20 ns i got t0 us ms pct
+	local n=20 ns i got t0 us ms pct runs last stretched total
 	kmod_params sample_ms=100
 	scale_netns $n
 	scale_servers
@@ -287,15 +287,16 @@ test_scale_sample_budget() {
 		(($(stat_of .sample.runs) >= 4)) && break
 		sleep 0.1
 	done
-	us=$(stat_of '.sample.run_us_mean')
-	ms=$(stat_of '.sample.period_ms')
-	pct=$(awk -v us="$(stat_of '.sample.runs * .sample.run_us_mean')" \
-		-v a="$t0" -v b="$EPOCHREALTIME" \
+	# one answer: a pass may end between two queries
+	read -r runs us last ms stretched total < <(stat_of \
+		'.sample | "\(.runs) \(.run_us_mean) \(.run_us_last) \(.period_ms) \(.stretched) \(.runs * .run_us_mean)"')
+	pct=$(awk -v us="$total" -v a="$t0" -v b="$EPOCHREALTIME" \
 		'BEGIN { printf "%.1f", us / 1e4 / (b - a) }')
-	echo "  measured: $n namespaces at --sample-ms 100: $(stat_of .sample.runs) passes of $us us mean, every $ms ms, $pct % of the time"
-	assert_ge "$(stat_of .sample.stretched)" 1 "passes put off by the budget"
-	# a pass waits 20 times the last one's length (passes vary: 15)
-	assert_ge $((ms * 1000)) $((15 * us)) "interval (us) against 15 passes"
+	echo "  measured: $n namespaces at --sample-ms 100: $runs passes of $us us mean, the last $last us, every $ms ms, $pct % of the time"
+	assert_ge "$stretched" 1 "passes put off by the budget"
+	# the next pass starts 20 times the last one's length after its end
+	# (passes vary on a loaded host: the mean is not what sets it)
+	assert_ge $((ms * 1000)) $((20 * last)) "interval (us) against 20 times the last pass"
 	awk -v p="$pct" 'BEGIN { exit !(p <= 10) }' ||
 		fail "sample passes took $pct % of the time (budget 5 %)"
 }

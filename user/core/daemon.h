@@ -93,7 +93,7 @@ struct daemon {
 	__u64 lines;			/* NDJSON records handed to output */
 	/* The source's sample passes run by the worker (core/dumps.c). */
 	struct {
-		__u64 runs, errors, ns_total, ns_max, netns;
+		__u64 runs, errors, ns_total, ns_max, ns_last, netns;
 		__u64 visited, full, emitted;
 	} sample;
 	/*

@@ -552,6 +552,7 @@ static void sample_done(struct daemon *d, const struct kw_job *j)
 	d->sample.ns_total += ns;
 	if (ns > d->sample.ns_max)
 		d->sample.ns_max = ns;
+	d->sample.ns_last = ns;
 	d->sample.netns += j->calls;
 	d->sample.visited += j->out[SAMPLE_VISITED];
 	d->sample.full += j->out[SAMPLE_FULL];

@@ -476,6 +476,9 @@ static void stats_sample(struct daemon *d, struct printer *p)
 	print_real(p, PRINT_TEXT, NULL, "%.3f ms mean, ",
 		   d->sample.ns_total / 1e6 / runs);
 	print_u64(p, PRINT_JSON, "run_us_max", NULL, d->sample.ns_max / 1000);
+	/* the interval is set by the last pass, not the mean */
+	print_u64(p, PRINT_JSON, "run_us_last", NULL,
+		  d->sample.ns_last / 1000);
 	print_real(p, PRINT_TEXT, NULL, "%.3f ms max; ",
 		   d->sample.ns_max / 1e6);
 	print_u64(p, PRINT_ANY, "netns", "%llu netns passes, ",
