@@ -58,7 +58,14 @@ tw_cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	if [[ -n $DPID ]]; then
+		# (a test that failed while it had the daemon stopped)
 		kill -TERM "$DPID" 2>/dev/null
+		kill -CONT "$DPID" 2>/dev/null
+		if ! exited "$DPID" $((30 * TW_SLOWDOWN)); then
+			echo "  daemon still running $((30 * TW_SLOWDOWN)) s after SIGTERM: killed" >&2
+			kill -KILL "$DPID" 2>/dev/null
+			rc=1
+		fi
 		if ! wait "$DPID"; then
 			echo "  daemon exited with failure" >&2
 			rc=1
@@ -82,6 +89,18 @@ tw_cleanup() {
 	fi
 	[[ -n $DIR ]] && rm -rf "$DIR"
 	return "$rc"
+}
+
+# exited PID SECONDS: the child PID has exited (a zombie until waited
+# for: kill -0 would still find it) within SECONDS
+exited() {
+	local i st
+	for ((i = 0; i < $2 * 10; i++)); do
+		st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+		[[ -z $st || $st == Z ]] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 tw_main() {
@@ -332,12 +351,23 @@ kmod_params() {
 # burst_while_stopped N: N connections to $PORT in $NS, each ended by a
 # reset, while the daemon is stopped (SIGSTOP): a small ring overflows
 burst_while_stopped() {
-	bg srv nsx "$TCPX" server -n "$1" $PORT
+	# a backlog above the burst: a full accept queue drops a handshake's
+	# last ACK, the client's reset then ends it unaccepted, and a server
+	# waiting for N accepts would wait for ever
+	bg srv nsx "$TCPX" server -b 1024 -n "$1" $PORT
 	wait_for srv listening
 	kill -STOP "$DPID"
 	nsx "$TCPX" client --linger0 -n "$1" $PORT >/dev/null
-	wait "$JOB_srv" || true
+	server_done "$1"
 	kill -CONT "$DPID"
+}
+
+# server_done N: the server ($JOB_srv) has accepted its N connections
+# and exited, within 30 s (times TW_SLOWDOWN)
+server_done() {
+	exited "$JOB_srv" $((30 * TW_SLOWDOWN)) ||
+		fail "the server accepted $(grep -c '^accepted' "$DIR/srv.out") of $1 connections"
+	wait "$JOB_srv" || true
 }
 
 # ---- diagnostics (test_diag_*.sh, one file per user/diag/rule_*.c) ----

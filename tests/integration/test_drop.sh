@@ -141,13 +141,13 @@ test_drop_flood_leaves_room() {
 	local n=20 flood=1000 got lost
 	kmod_params ring_bytes=65536 sample_ms=0
 	tw_start --ring-size 65536 --reconcile-s 0
-	bg srv nsx "$TCPX" server -n $n $PORT
+	bg srv nsx "$TCPX" server -b 1024 -n $n $PORT
 	wait_for srv listening
 	kill -STOP "$DPID"
 	# each a new source port: a new tuple, a record due
 	nsx "$TCPX" badsum --loop -n $flood -s 100 $PORT > "$DIR/bad.out"
 	nsx "$TCPX" client --linger0 -n $n $PORT >/dev/null
-	wait "$JOB_srv" || true
+	server_done $n
 	kill -CONT "$DPID"
 	assert_eq "$(field_of bad sent)" $flood "segments sent"
 	# per connection 6 state + 2 reset; +2 the listener's

@@ -102,8 +102,10 @@ test_service_capabilities() {
 	poll 10 eval '(($(tw ls -j | jq -s "map(select(.dport == $PORT)) | length") > 0)) && echo y' > /dev/null ||
 		fail "new connections not in the table"
 	tw diag > /dev/null || fail "diag"
-	curl -sf --max-time 10 "http://127.0.0.1:$mp/metrics" | grep -q '^tcpwatch_sockets{' ||
-		fail "no metrics from port $mp after the capabilities were dropped"
+	local st=0
+	curl -sSf --max-time 10 -o "$DIR/metrics.txt" "http://127.0.0.1:$mp/metrics" 2>"$DIR/curl.err" || st=$?
+	grep -q '^tcpwatch_sockets{' "$DIR/metrics.txt" 2>/dev/null ||
+		fail "no metrics from port $mp after the capabilities were dropped (curl: $st $(cat "$DIR/curl.err"); $(grep -c . "$DIR/metrics.txt" 2>/dev/null) lines, tcpwatch_sockets: $(grep -m3 tcpwatch_sockets "$DIR/metrics.txt" 2>/dev/null))"
 	assert_eq "$(stat_of .lost_total)" 0 "events lost"
 }
 
