@@ -180,39 +180,6 @@ out:
 	table_free(&t);
 }
 
-/*
- * A sample of the child taken between its birth and its ESTABLISHED
- * (the module's walk runs on another CPU) makes the entry first: the
- * child's history still starts at LISTEN (a slow VM showed it without).
- */
-static void test_child_sampled_in_syn_recv(void)
-{
-	struct table t;
-	struct apply_result r;
-	struct sock_entry *s;
-
-	table_init(&t, 16);
-	apply(&t, ev(TCPW_EV_STATE, 1, TCPW_CLOSE, TCPW_LISTEN, SEC, 80, 0),
-	      &r);
-	apply(&t, ev(TCPW_EV_SAMPLE, 2, TCPW_SYN_RECV, TCPW_SYN_RECV,
-		     2 * SEC, 80, 40000), &r);
-	ASSERT_TRUE(r.created, "the sample makes the entry");
-	apply(&t, ev(TCPW_EV_STATE, 2, TCPW_SYN_RECV, TCPW_ESTABLISHED,
-		     2 * SEC + 1, 80, 40000), &r);
-	ASSERT_TRUE(r.child_born, "SYN_RECV implied");
-	s = table_find(&t, 2);
-	if (!ASSERT_TRUE(s, "child"))
-		goto out;
-	ASSERT_EQ(s->nhist, 2, "LISTEN>SYN_RECV and SYN_RECV>ESTABLISHED");
-	ASSERT_EQ(s->hist[0].old, TCPW_LISTEN, "first transition from LISTEN");
-	/* a later SYN_RECV-old event (none in TCP) adds no second birth */
-	apply(&t, ev(TCPW_EV_STATE, 2, TCPW_ESTABLISHED, TCPW_CLOSE_WAIT,
-		     3 * SEC, 80, 40000), &r);
-	ASSERT_FALSE(r.child_born, "born once");
-out:
-	table_free(&t);
-}
-
 static void test_orphan_fin_wait2_then_peer_fin(void)
 {
 	struct table t;
@@ -376,6 +343,6 @@ static void test_scale_and_memory(void)
 
 UNIT_MAIN(test_active_open_close_time_wait,
 	  test_passive_inherits_listener_owner,
-	  test_child_announced_on_listener, test_child_sampled_in_syn_recv,
+	  test_child_announced_on_listener,
 	  test_orphan_fin_wait2_then_peer_fin, test_reset_and_closing,
 	  test_time_wait_reuse, test_scale_and_memory)

@@ -513,16 +513,6 @@ static int apply_state(struct table *t, const struct tcpw_event *ev,
 			inherit_listener(t, e);
 	} else {
 		copy_tuple(e, ev);
-		/*
-		 * Made by a record of another kind in the handshake (the
-		 * module's sample walk saw the child in SYN_RECV): this is
-		 * still the child's first transition.
-		 */
-		if (old == TCPW_SYN_RECV && !e->nhist &&
-		    !(e->flags & SOCK_SEEDED)) {
-			record(e, TCPW_LISTEN, TCPW_SYN_RECV, e->birth_ns);
-			res->child_born = true;
-		}
 	}
 	res->created = created;
 	res->old_ns = ev->ts_ns > e->state_ns ? ev->ts_ns - e->state_ns : 0;
